@@ -1,0 +1,39 @@
+# The README's two commands: `make demo` (main job on an example) and `make test` (the suite).
+# Each does its own setup first; setup skips every step that is already done.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BUILDOPT := $(VENV)/bin/buildopt
+DEMO_APP ?= examples/telegram-bot
+DEMO_OUT ?= build/demo
+FIXTURE_DB ?= build/trivy-fixture-cache
+
+.PHONY: setup venv test test-unit demo bench bench-seeds lint clean
+
+setup:
+	bash scripts/setup-toolchain.sh all
+
+venv:
+	bash scripts/setup-toolchain.sh venv
+
+test: setup
+	$(VENV)/bin/pytest -p no:cacheprovider --timeout=1200 tests
+
+test-unit: venv
+	$(VENV)/bin/pytest -p no:cacheprovider tests/unit
+
+demo: setup
+	bash scripts/demo.sh "$(DEMO_APP)" "$(DEMO_OUT)"
+
+lint: venv
+	$(VENV)/bin/ruff check --select E9,F63,F7,F82 buildopt tests
+	$(VENV)/bin/actionlint .github/workflows/*.yml
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+# Issue 8: cold compare of every buildable example, table into docs/benchmarks.md (slow, not in CI).
+bench-seeds: setup
+	$(PY) benchmarks/bench_seeds.py
+
+clean:
+	rm -rf build .pytest_cache

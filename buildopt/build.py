@@ -1,0 +1,131 @@
+"""Build stage: build image variants with docker buildx (through python-on-whales), concurrently.
+
+Each variant's log is streamed to its own file and to an optional callback (for the progress display),
+and its build time is recorded. A failed build does not stop the others: its result carries the error
+and the log tail, and the caller decides the exit code (3).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import EnvironmentMissing
+
+LOG_TAIL_LINES = 25
+
+
+@dataclass
+class BuildRequest:
+    name: str  # "original", "optimized", "baseline"...
+    dockerfile: Path
+    context: Path
+    tag: str
+    log_path: Path
+    build_args: dict[str, str] = field(default_factory=dict)
+    network: str | None = None
+    builder: str | None = None
+    platform: str | None = None
+    cache_from: list[str] = field(default_factory=list)
+    cache_to: str | None = None
+    no_cache: bool = False
+    target: str | None = None
+
+
+@dataclass
+class BuildResult:
+    name: str
+    tag: str
+    ok: bool
+    duration_s: float
+    log_path: Path
+    image_id: str | None = None
+    error: str | None = None
+    log_tail: list[str] = field(default_factory=list)
+
+
+LineCallback = Callable[[str, str], None]  # (variant name, log line)
+
+
+def build_all(requests: list[BuildRequest], on_line: LineCallback | None = None, concurrent: bool = True) -> list[BuildResult]:
+    """Build every request; results come back in request order. Concurrent unless the builder can't."""
+    _require_buildx()
+    if not concurrent or len(requests) < 2:
+        return [build_one(request, on_line) for request in requests]
+    with ThreadPoolExecutor(max_workers=len(requests), thread_name_prefix="buildopt-build") as pool:
+        futures = [pool.submit(build_one, request, on_line) for request in requests]
+        return [future.result() for future in futures]
+
+
+def build_one(request: BuildRequest, on_line: LineCallback | None = None) -> BuildResult:
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
+    request.log_path.parent.mkdir(parents=True, exist_ok=True)
+    tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+    started = time.monotonic()
+    error = None
+    with request.log_path.open("w", encoding="utf-8") as log:
+        try:
+            stream = docker.buildx.build(
+                request.context,
+                file=request.dockerfile,
+                tags=[request.tag],
+                load=True,
+                build_args=request.build_args,
+                network=request.network,
+                builder=request.builder,
+                platforms=[request.platform] if request.platform else None,
+                cache=not request.no_cache,
+                cache_from=[{"type": "registry", "ref": ref} if "=" not in ref else _kv(ref) for ref in request.cache_from] or None,
+                cache_to=_kv(request.cache_to) if request.cache_to and "=" in request.cache_to else request.cache_to,
+                target=request.target,
+                progress="plain",
+                stream_logs=True,
+            )
+            for line in stream:
+                line = line.rstrip("\n")
+                log.write(line + "\n")
+                tail.append(line)
+                if on_line:
+                    on_line(request.name, line)
+        except DockerException as err:
+            error = _failure_reason(err, list(tail))
+            log.write(f"\n[buildopt] build failed: {error}\n")
+    duration = time.monotonic() - started
+    if error:
+        return BuildResult(request.name, request.tag, False, duration, request.log_path, error=error, log_tail=list(tail))
+    image_id = docker.image.inspect(request.tag).id
+    return BuildResult(request.name, request.tag, True, duration, request.log_path, image_id=image_id, log_tail=list(tail))
+
+
+def _require_buildx() -> None:
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        docker.buildx.version()
+    except DockerException as err:
+        raise EnvironmentMissing(
+            "docker buildx is not available", hint="install the buildx plugin or run scripts/setup-toolchain.sh"
+        ) from err
+    except FileNotFoundError as err:
+        raise EnvironmentMissing("the docker CLI is not installed", hint="run scripts/setup-toolchain.sh") from err
+
+
+def _kv(text: str) -> dict[str, str]:
+    """`type=local,src=/tmp/cache` -> {"type": "local", "src": "/tmp/cache"} as python-on-whales expects."""
+    return dict(part.split("=", 1) for part in text.split(",") if "=" in part)
+
+
+def _failure_reason(err: Exception, tail: list[str]) -> str:
+    for line in reversed(tail):
+        if "ERROR" in line or "error:" in line.lower():
+            return line.strip()[:300]
+    stderr = getattr(err, "stderr", None) or str(err)
+    lines = [line for line in str(stderr).splitlines() if line.strip()]
+    return (lines[-1] if lines else "unknown error")[:300]

@@ -1,0 +1,410 @@
+"""The compare pipeline: analyze → optimize → build both → inspect, scan, smoke → diff → budget.
+
+`buildopt compare` and the PR gate both run this. It returns a `CompareResult`; rendering is the
+report stage's job. Temporary image tags and containers are removed at the end, on error and on
+Ctrl-C (SIGINT/SIGTERM), unless `keep_images` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .budget import Budget, ImageFacts, Verdict, judge, parse_budgets
+from .build import BuildRequest, BuildResult, build_all
+from .errors import BadInput, ExitCode
+from .score import SecurityFacts, SecurityScore, security_score
+from .smoke import (ContainerRunner, SmokeResult, SmokeSpec, discover_imports, run_smoke, same_output_checks,
+                    spec_from_config)
+
+TEMP_REPO = "buildopt-tmp"
+REPORT_SCHEMA = "buildopt.compare/v1"
+
+
+@dataclass
+class CompareOptions:
+    dockerfile: Path
+    context: Path | None = None
+    optimized: Path | None = None
+    output_dir: Path = Path("buildopt-report")
+    budget_file: Path | None = None
+    baseline: str | None = None  # an image ref or a saved report.json
+    build_args: dict[str, str] = field(default_factory=dict)
+    network: str | None = None
+    builder: str | None = None
+    platform: str | None = None
+    cache_from: list[str] = field(default_factory=list)
+    cache_to: str | None = None
+    no_cache: bool = False
+    trivy_cache_dir: Path | None = None
+    db_repository: str | None = None
+    offline: bool = False
+    no_scan: bool = False
+    no_smoke: bool = False
+    keep_images: bool = False
+    python: str | None = None
+    severities: list[str] = field(default_factory=list)
+    ignore_file: Path | None = None
+    smoke_timeout_s: float | None = None
+
+
+@dataclass
+class Variant:
+    name: str
+    dockerfile: Path
+    build: BuildResult | None = None
+    profile: object | None = None  # inspect.ImageProfile
+    scan: object | None = None  # scan.ScanResult
+    scan_error: str | None = None
+    smoke: SmokeResult | None = None
+    score: SecurityScore | None = None
+    verdict: Verdict | None = None
+
+    @property
+    def built(self) -> bool:
+        return self.build is not None and self.build.ok
+
+
+@dataclass
+class CompareResult:
+    options: CompareOptions
+    analysis: object  # rules.AnalysisResult
+    optimization: object | None  # optimize.OptimizationResult, None when --optimized was given
+    original: Variant
+    optimized: Variant
+    diff: object | None = None  # diff.ImageDiff
+    baseline: ImageFacts | None = None
+    baseline_ref: str | None = None
+    smoke_imports: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    overhead_s: float = 0.0  # everything besides the builds
+
+    @property
+    def variants(self) -> list[Variant]:
+        return [self.original, self.optimized]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if not all(variant.built for variant in self.variants):
+            return ExitCode.BUILD_FAILED
+        verdicts = [variant.verdict for variant in self.variants if variant.verdict]
+        return ExitCode.OK if all(verdict.passed for verdict in verdicts) else ExitCode.FINDINGS
+
+
+Progress = Callable[[str], None]
+
+
+def run_compare(options: CompareOptions, progress: Progress | None = None, on_build_line=None) -> CompareResult:
+    say = progress or (lambda message: None)
+    started = time.monotonic()
+    dockerfile_path = options.dockerfile
+    context = options.context or dockerfile_path.parent
+    _check_inputs(options, context)
+
+    from .config import load_config
+    from .dockerfile import parse_file
+    from .rules import analyze
+
+    config = load_config(dockerfile_path.parent, explicit=None, stop_at=context)
+    budget_table = _budget_table(options, config)
+    budget_original, budget_optimized = parse_budgets(budget_table)
+    smoke_spec = spec_from_config(dict(getattr(config, "smoke", {}) or {}), _config_dir(config, dockerfile_path))
+    if options.smoke_timeout_s:
+        smoke_spec.timeout_s = options.smoke_timeout_s
+
+    say("analyzing the Dockerfile")
+    parsed = parse_file(dockerfile_path)
+    analysis = analyze(parsed, context_dir=context, config=config)
+
+    options.output_dir.mkdir(parents=True, exist_ok=True)
+    optimization = None
+    if options.optimized:
+        optimized_path = options.optimized
+        parse_file(optimized_path)  # bad input is reported before anything is built
+    else:
+        say("writing the optimized variant")
+        from .optimize import OptimizeOptions, optimize
+        from .optimize.output import OutputPaths, write_outputs as write_optimized
+
+        paths = OutputPaths.for_input(dockerfile_path, options.output_dir / "Dockerfile.optimized")
+        optimization = optimize(parsed, context_dir=context,
+                                options=OptimizeOptions(python=options.python, output_dir=str(options.output_dir)))
+        # Dockerfile, compose snippet and <Dockerfile>.dockerignore (keeps models out of a COPY . .).
+        write_optimized(optimization, paths, force=True)
+        optimized_path = paths.dockerfile
+
+    result = CompareResult(options, analysis, optimization, Variant("original", dockerfile_path), Variant("optimized", optimized_path))
+    run_id = uuid.uuid4().hex[:10]
+    with _temporary_images(options.keep_images) as temp_tags, _interrupts_as_keyboard():
+        requests = [
+            _request(options, variant, context, f"{TEMP_REPO}/{_slug(dockerfile_path)}:{variant.name}-{run_id}")
+            for variant in result.variants
+        ]
+        temp_tags.extend(request.tag for request in requests)
+        say("building both variants with buildx")
+        build_started = time.monotonic()
+        for variant, build in zip(result.variants, build_all(requests, on_line=on_build_line)):
+            variant.build = build
+        build_elapsed = time.monotonic() - build_started
+
+        runner = ContainerRunner(run_id) if not options.no_smoke and any(v.built for v in result.variants) else None
+        try:
+            for variant in result.variants:
+                if variant.built:
+                    say(f"inspecting the {variant.name} image")
+                    variant.profile = _inspect(variant.build.tag)
+            if not options.no_scan:
+                for variant in result.variants:
+                    if variant.built:
+                        say(f"scanning the {variant.name} image with trivy")
+                        variant.scan, variant.scan_error = _scan(variant.build.tag, options)
+            if runner is not None:
+                reference = result.original if result.original.built else result.optimized
+                say("deriving smoke-test imports")
+                # CUDA wheels (nvidia-*, cuda-*, triton) are what the CPU-torch rewrite removes on purpose.
+                cuda_wheels = [wheel.name for wheel in reference.profile.cuda.wheels] if reference.profile else []
+                imports = list(dict.fromkeys(smoke_spec.imports + (
+                    discover_imports(runner, reference.build.tag, smoke_spec, cuda_wheels) if smoke_spec.auto_imports else [])))
+                result.smoke_imports = imports
+                for variant in result.variants:
+                    if variant.built:
+                        say(f"smoke-testing the {variant.name} image")
+                        spec = _smoke_spec_for(smoke_spec, variant.name)
+                        variant.smoke = run_smoke(runner, variant.build.tag, spec, imports)
+                if result.original.smoke and result.optimized.smoke and smoke_spec.same_output:
+                    result.optimized.smoke.checks.extend(
+                        same_output_checks(result.original.smoke, result.optimized.smoke, smoke_spec.same_output))
+        finally:
+            if runner is not None:
+                runner.cleanup()
+
+        if result.original.built and result.optimized.built:
+            from .diff import diff_profiles
+
+            result.diff = diff_profiles(result.original.profile, result.optimized.profile)
+        if options.baseline:
+            result.baseline, result.baseline_ref = _baseline_facts(options.baseline)
+
+    for variant in result.variants:
+        if variant.built:
+            variant.score = security_score(_security_facts(variant))
+    if result.original.built:
+        original_facts = _facts(result.original)
+        result.original.verdict = judge(
+            budget_original, original_facts, variant="original", baseline=result.baseline,
+            optimized=_facts(result.optimized) if result.optimized.built else None,
+            reference_build_time_s=result.baseline.build_time_s if result.baseline else None)
+        if result.optimized.built and not budget_optimized.empty:
+            result.optimized.verdict = judge(budget_optimized, _facts(result.optimized), variant="optimized",
+                                             reference_build_time_s=original_facts.build_time_s)
+    result.duration_s = time.monotonic() - started
+    result.overhead_s = result.duration_s - build_elapsed
+    return result
+
+
+def _check_inputs(options: CompareOptions, context: Path) -> None:
+    if not options.dockerfile.exists():
+        raise BadInput(f"{options.dockerfile}: no such file")
+    if not context.is_dir():
+        raise BadInput(f"{context}: context is not a directory")
+    if options.optimized and not options.optimized.exists():
+        raise BadInput(f"{options.optimized}: no such file (--optimized)")
+    if options.budget_file and not options.budget_file.exists():
+        raise BadInput(f"{options.budget_file}: no such file (--budget)")
+
+
+def _budget_table(options: CompareOptions, config) -> dict:
+    if options.budget_file:
+        import tomllib
+
+        try:
+            table = tomllib.loads(options.budget_file.read_text())
+        except tomllib.TOMLDecodeError as err:
+            raise BadInput(f"{options.budget_file}: invalid TOML: {err}") from None
+        return table.get("budget", table.get("tool", {}).get("buildopt", {}).get("budget", table))
+    return dict(getattr(config, "budget", {}) or {})
+
+
+def _config_dir(config, dockerfile: Path) -> Path:
+    source = getattr(config, "source", None)
+    return Path(source).parent if source else dockerfile.parent
+
+
+def _smoke_spec_for(spec: SmokeSpec, variant: str) -> SmokeSpec:
+    """The optimized variant must run as non-root; the original is only reported on."""
+    from dataclasses import replace
+
+    return replace(spec, require_non_root=spec.require_non_root or variant == "optimized")
+
+
+def _request(options: CompareOptions, variant: Variant, context: Path, tag: str) -> BuildRequest:
+    return BuildRequest(
+        name=variant.name,
+        dockerfile=variant.dockerfile,
+        context=context,
+        tag=tag,
+        log_path=options.output_dir / f"build-{variant.name}.log",
+        build_args=dict(options.build_args),
+        network=options.network,
+        builder=options.builder,
+        platform=options.platform,
+        cache_from=list(options.cache_from),
+        cache_to=options.cache_to,
+        no_cache=options.no_cache,
+    )
+
+
+def _inspect(tag: str):
+    from .inspect import inspect_image
+
+    return inspect_image(tag)
+
+
+def _scan(tag: str, options: CompareOptions):
+    from .errors import EnvironmentMissing
+    from .scan import ScanOptions, scan_image
+
+    scan_options = ScanOptions(
+        cache_dir=options.trivy_cache_dir,
+        db_repository=options.db_repository,
+        offline=options.offline,
+        severities=options.severities or None,
+        ignore_file=options.ignore_file,
+    )
+    try:
+        return scan_image(tag, scan_options), None
+    except EnvironmentMissing:
+        raise
+    except Exception as err:  # a scan failure is reported, it doesn't hide the size results
+        return None, str(err).splitlines()[0][:300] if str(err) else type(err).__name__
+
+
+def _facts(variant: Variant) -> ImageFacts:
+    profile = variant.profile
+    scan = variant.scan
+    counts = _severity_counts(scan)
+    return ImageFacts(
+        size=int(getattr(profile, "size", 0) or 0),
+        layers=len(getattr(profile, "layers", []) or []),
+        critical=counts.get("CRITICAL") if scan is not None else None,
+        high=counts.get("HIGH") if scan is not None else None,
+        critical_ids=frozenset(v.id for v in getattr(scan, "vulnerabilities", []) if v.severity == "CRITICAL") if scan else frozenset(),
+        non_root=variant.smoke.non_root if variant.smoke else _config_non_root(profile),
+        smoke_ok=variant.smoke.ok if variant.smoke else None,
+        build_time_s=variant.build.duration_s if variant.build else None,
+    )
+
+
+def _severity_counts(scan) -> dict[str, int]:
+    if scan is None:
+        return {}
+    counts = {"CRITICAL": 0, "HIGH": 0, "MEDIUM": 0, "LOW": 0, "UNKNOWN": 0}
+    for vulnerability in getattr(scan, "vulnerabilities", []):
+        counts[vulnerability.severity] = counts.get(vulnerability.severity, 0) + 1
+    return counts
+
+
+def _config_non_root(profile) -> bool | None:
+    return None if profile is None else not profile.config.runs_as_root
+
+
+def _security_facts(variant: Variant) -> SecurityFacts:
+    profile = variant.profile
+    config = getattr(profile, "config", None)
+    counts = _severity_counts(variant.scan)
+    healthcheck = getattr(config, "healthcheck", None)
+    from .healthcheck import healthcheck_kind
+
+    return SecurityFacts(
+        runs_as_root=(not variant.smoke.non_root) if variant.smoke else (
+            None if _config_non_root(profile) is None else not _config_non_root(profile)),
+        healthcheck=healthcheck_kind(healthcheck),
+        critical=counts.get("CRITICAL") if variant.scan is not None else None,
+        high=counts.get("HIGH") if variant.scan is not None else None,
+        secrets=len(getattr(variant.scan, "secrets", [])) if variant.scan is not None else None,
+        build_tools=bool(getattr(profile, "build_tools", None)) if profile is not None else None,
+        eol_python=None,
+    )
+
+
+def _baseline_facts(baseline: str) -> tuple[ImageFacts, str]:
+    """A saved report.json (its original variant) or an image ref (inspected, not scanned)."""
+    path = Path(baseline)
+    if path.suffix == ".json" or path.exists():
+        if not path.exists():
+            raise BadInput(f"{path}: no such file (--baseline)")
+        try:
+            report = json.loads(path.read_text())
+            original = report["variants"]["original"]
+        except (ValueError, KeyError, TypeError):
+            raise BadInput(f"{path}: not a buildopt compare report (schema {REPORT_SCHEMA})") from None
+        vulns = original.get("vulnerabilities") or {}
+        return ImageFacts(
+            size=int(original["size"]),
+            layers=int(original.get("layers", 0)),
+            critical=vulns.get("counts", {}).get("CRITICAL"),
+            high=vulns.get("counts", {}).get("HIGH"),
+            critical_ids=frozenset(vulns.get("critical_ids", [])),
+            build_time_s=original.get("build_time_s"),
+        ), str(path)
+    profile = _inspect(baseline)
+    return ImageFacts(size=int(profile.size), layers=len(profile.layers)), baseline
+
+
+def _slug(path: Path) -> str:
+    stem = path.parent.name or "image"
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in stem.lower()) or "image"
+
+
+@contextmanager
+def _temporary_images(keep: bool):
+    tags: list[str] = []
+    try:
+        yield tags
+    finally:
+        if not keep and tags:
+            _remove_tags(tags)
+
+
+def _remove_tags(tags: list[str]) -> None:
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
+    for tag in tags:
+        try:
+            docker.image.remove(tag, force=True, prune=True)
+        except DockerException:
+            pass  # never built, or already gone
+
+
+@contextmanager
+def _interrupts_as_keyboard():
+    """SIGTERM (CI cancelling a job) cleans up like Ctrl-C does."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def write_outputs(result: CompareResult, renderers: dict[str, Callable[[CompareResult], str]]) -> dict[str, Path]:
+    """Write every report format into the output dir; returns {format: path}."""
+    written = {}
+    for name, render in renderers.items():
+        path = result.options.output_dir / name
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(render(result))
+        shutil.move(tmp, path)
+        written[name] = path
+    return written

@@ -1,0 +1,417 @@
+"""`buildopt compare` reports: one JSON document (schema buildopt.compare/v1), and the table,
+markdown (PR comment), SARIF and GitHub step summary rendered from it.
+
+Everything renders from the JSON document, so the formats can't disagree, and a saved report.json is
+enough to render the comment again later (the PR gate's second workflow does that).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tabulate import tabulate
+
+from .. import __version__
+from ..units import format_size
+
+SCHEMA = "buildopt.compare/v1"
+COMMENT_MARKER = "<!-- buildopt-compare-report -->"
+MAX_COMMENT_CHARS = 65_000  # GitHub rejects comments over 65,536 characters
+SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
+
+
+# --- the document -------------------------------------------------------------------------------------
+def compare_document(result) -> dict:
+    variants = {variant.name: _variant_doc(variant) for variant in result.variants}
+    original, optimized = variants["original"], variants["optimized"]
+    delta = None
+    if original["built"] and optimized["built"]:
+        delta = {
+            "size_bytes": optimized["size"] - original["size"],
+            "size_percent": _percent(optimized["size"], original["size"]),
+            "layers": optimized["layers"] - original["layers"],
+            "score": _score_delta(original, optimized),
+            "vulnerabilities": _vuln_delta(original, optimized),
+        }
+    findings = [_finding_doc(f) for f in getattr(result.analysis, "findings", [])]
+    changes = [_change_doc(c) for c in getattr(result.optimization, "changes", [])] if result.optimization else []
+    failures = [
+        {"variant": v.name, "key": c.key, "actual": c.actual, "limit": c.limit, "reason": c.reason}
+        for v in result.variants if v.verdict for c in v.verdict.failures
+    ]
+    return {
+        "schema": SCHEMA,
+        "buildopt_version": __version__,
+        "dockerfile": str(result.options.dockerfile),
+        "optimized_dockerfile": str(result.optimized.dockerfile),
+        "optimized_generated": result.optimization is not None,
+        "baseline": result.baseline_ref,
+        "verdict": {
+            "passed": int(result.exit_code) == 0,
+            "exit_code": int(result.exit_code),
+            "failures": failures,
+        },
+        "variants": variants,
+        "delta": delta,
+        "attribution": _attribution(result),
+        "diff": result.diff.to_dict() if result.diff is not None and hasattr(result.diff, "to_dict") else None,
+        "findings": findings,
+        "changes": changes,
+        "smoke_imports": result.smoke_imports,
+        "timings": {
+            "total_s": round(result.duration_s, 2),
+            "builds_s": {v.name: round(v.build.duration_s, 2) for v in result.variants if v.build},
+            "overhead_s": round(result.overhead_s, 2),
+        },
+    }
+
+
+def _variant_doc(variant) -> dict:
+    build = variant.build
+    doc: dict = {
+        "built": variant.built,
+        "tag": build.tag if build else None,
+        "image_id": build.image_id if build else None,
+        "build_time_s": round(build.duration_s, 2) if build else None,
+        "build_log": str(build.log_path) if build else None,
+        "build_error": build.error if build and not build.ok else None,
+        "build_log_tail": build.log_tail if build and not build.ok else [],
+    }
+    profile = variant.profile
+    if profile is not None:
+        doc.update(
+            size=profile.size,
+            visible_size=profile.visible_size,
+            wasted_bytes=profile.wasted_bytes,
+            compressed_size=profile.compressed_size,
+            layers=len(profile.layers),
+            user=profile.config.user or "root",
+            runs_as_root=profile.config.runs_as_root,
+            healthcheck=profile.config.healthcheck,
+            groups=dict(profile.groups),
+            models_bytes=sum(model.size for model in profile.models),
+            cuda_bytes=profile.cuda.total_bytes,
+            torch=profile.cuda.torch_version,
+        )
+    else:
+        doc.update(size=0, layers=0)
+    scan = variant.scan
+    if scan is not None:
+        items = [
+            {"id": v.id, "package": v.package, "installed": v.installed_version, "fixed": v.fixed_version,
+             "severity": v.severity, "target": getattr(v, "target", "")}
+            for v in scan.vulnerabilities
+        ]
+        counts = {severity: sum(1 for item in items if item["severity"] == severity) for severity in SEVERITIES}
+        doc["vulnerabilities"] = {
+            "counts": counts,
+            "critical_ids": sorted({item["id"] for item in items if item["severity"] == "CRITICAL"}),
+            "items": items,
+            "method": getattr(scan, "method", None),
+        }
+        doc["secrets"] = len(getattr(scan, "secrets", []))
+    else:
+        doc["vulnerabilities"] = None
+        doc["scan_error"] = variant.scan_error
+    if variant.smoke is not None:
+        doc["smoke"] = {
+            "passed": variant.smoke.ok,
+            "uid": variant.smoke.uid,
+            "checks": [{"kind": c.kind, "name": c.name, "ok": c.ok, "detail": c.detail} for c in variant.smoke.checks],
+        }
+    else:
+        doc["smoke"] = None
+    if variant.score is not None:
+        doc["score"] = {
+            "score": variant.score.score,
+            "penalties": [{"reason": p.reason, "points": p.points} for p in variant.score.penalties],
+            "not_measured": list(variant.score.not_measured),
+        }
+    else:
+        doc["score"] = None
+    if variant.verdict is not None:
+        doc["budget"] = {
+            "passed": variant.verdict.passed,
+            "checks": [{"key": c.key, "ok": c.ok, "actual": c.actual, "limit": c.limit, "reason": c.reason}
+                       for c in variant.verdict.checks],
+        }
+    else:
+        doc["budget"] = None
+    return doc
+
+
+def _finding_doc(finding) -> dict:
+    return {
+        "rule": finding.rule, "slug": finding.slug, "severity": str(finding.severity).lower(),
+        "line": finding.line, "message": finding.message, "fix": finding.fix,
+        "estimated_bytes": finding.estimated_bytes,
+    }
+
+
+def _change_doc(change) -> dict:
+    return {
+        "rules": list(getattr(change, "rule_ids", []) or []),
+        "description": getattr(change, "description", str(change)),
+        "expected_savings_bytes": getattr(change, "expected_savings_bytes", None),
+    }
+
+
+def _attribution(result) -> list[dict]:
+    """Where the bytes went: visible bytes per group, before and after, largest change first."""
+    a, b = result.original.profile, result.optimized.profile
+    if a is None or b is None:
+        return []
+    from ..inspect.model import GROUPS
+
+    rows = []
+    for key, label in GROUPS.items():
+        before, after = a.groups.get(key, 0), b.groups.get(key, 0)
+        if before or after:
+            rows.append({"group": key, "label": label, "original": before, "optimized": after, "delta": after - before})
+    hidden_before, hidden_after = a.wasted_bytes, b.wasted_bytes
+    if hidden_before or hidden_after:
+        rows.append({"group": "hidden", "label": "hidden copies (overwritten or deleted in a later layer)",
+                     "original": hidden_before, "optimized": hidden_after, "delta": hidden_after - hidden_before})
+    return sorted(rows, key=lambda row: row["delta"])
+
+
+def _vuln_delta(original: dict, optimized: dict) -> dict | None:
+    if not original.get("vulnerabilities") or not optimized.get("vulnerabilities"):
+        return None
+
+    def keys(doc):
+        return {(v["id"], v["package"], v["installed"]): v for v in doc["vulnerabilities"]["items"]}
+
+    before, after = keys(original), keys(optimized)
+    return {
+        "fixed": [before[k] for k in sorted(before.keys() - after.keys())],
+        "new": [after[k] for k in sorted(after.keys() - before.keys())],
+    }
+
+
+def _score_delta(original: dict, optimized: dict) -> int | None:
+    if original.get("score") and optimized.get("score"):
+        return optimized["score"]["score"] - original["score"]["score"]
+    return None
+
+
+def _percent(value: float, reference: float) -> float | None:
+    return None if not reference else round((value - reference) / reference * 100, 1)
+
+
+# --- renderers ----------------------------------------------------------------------------------------
+def render_json(doc: dict) -> str:
+    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+
+
+def render_table(doc: dict) -> str:
+    o, p = doc["variants"]["original"], doc["variants"]["optimized"]
+    rows = [
+        ("build", _build_cell(o), _build_cell(p), ""),
+        ("size", _size(o), _size(p), _delta_size(doc)),
+        ("layers", o.get("layers") or "-", p.get("layers") or "-", _signed(doc["delta"]["layers"]) if doc["delta"] else ""),
+        ("user", o.get("user", "-"), p.get("user", "-"), ""),
+        ("vulnerabilities C/H/M/L", _vulns(o), _vulns(p), ""),
+        ("smoke tests", _smoke(o), _smoke(p), ""),
+        ("security score", _score(o), _score(p), _signed(doc["delta"]["score"]) if doc["delta"] and doc["delta"]["score"] is not None else ""),
+        ("budget", _budget(o), _budget(p), ""),
+    ]
+    text = tabulate(rows, headers=("", "original", "optimized", "change"), tablefmt="simple")
+    if doc["attribution"]:
+        attribution = [(row["label"], format_size(row["original"]), format_size(row["optimized"]),
+                        format_size(row["delta"], signed=True)) for row in doc["attribution"] if row["delta"]]
+        text += "\n\nWhere the bytes went\n" + tabulate(attribution, headers=("group", "original", "optimized", "change"),
+                                                      tablefmt="simple")
+    text += "\n\n" + _verdict_line(doc)
+    return text + "\n"
+
+
+def render_markdown(doc: dict) -> str:
+    o, p = doc["variants"]["original"], doc["variants"]["optimized"]
+    status = "✅ within budget" if doc["verdict"]["passed"] else ("❌ build failed" if doc["verdict"]["exit_code"] == 3 else "❌ over budget")
+    lines = [
+        COMMENT_MARKER,
+        f"## buildopt: `{_md(doc['dockerfile'])}` — {status}",
+        "",
+        "| | original | optimized | change |",
+        "|---|---:|---:|---:|",
+        f"| size | {_size(o)} | {_size(p)} | {_delta_size(doc)} |",
+        f"| layers | {o.get('layers') or '-'} | {p.get('layers') or '-'} | {_signed(doc['delta']['layers']) if doc['delta'] else ''} |",
+        f"| user | {_md(o.get('user', '-'))} | {_md(p.get('user', '-'))} | |",
+        f"| vulnerabilities C/H/M/L | {_vulns(o)} | {_vulns(p)} | |",
+        f"| smoke tests | {_smoke(o)} | {_smoke(p)} | |",
+        f"| security score | {_score(o)} | {_score(p)} | {_signed(doc['delta']['score']) if doc['delta'] and doc['delta']['score'] is not None else ''} |",
+        f"| build time | {_seconds(o)} | {_seconds(p)} | |",
+        "",
+    ]
+    if doc["verdict"]["failures"]:
+        lines += ["### Budget", ""]
+        lines += [f"- ❌ **{_md(f['key'])}** ({f['variant']}): {_md(f['actual'])} against {_md(f['limit'])}. {_md(f['reason'])}"
+                  for f in doc["verdict"]["failures"]]
+        lines.append("")
+    for name, variant in (("original", o), ("optimized", p)):
+        if variant.get("build_error"):
+            lines += [f"### ❌ The {name} build failed", "", f"`{_md(variant['build_error'])}`", "", "```",
+                      *[line[:200] for line in variant["build_log_tail"][-15:]], "```", ""]
+    if doc["attribution"]:
+        lines += ["### Where the bytes went", "", "| group | original | optimized | change |", "|---|---:|---:|---:|"]
+        lines += [f"| {_md(row['label'])} | {format_size(row['original'])} | {format_size(row['optimized'])} | "
+                  f"{format_size(row['delta'], signed=True)} |" for row in doc["attribution"] if row["delta"]]
+        lines.append("")
+    packages = (doc.get("diff") or {}).get("packages") or {}
+    removed = packages.get("removed") or []
+    if removed:
+        lines += ["<details><summary>Largest packages removed</summary>", "", "| package | size |", "|---|---:|"]
+        lines += [f"| {_md(pkg.get('name', '?'))} {_md(pkg.get('version', ''))} | {format_size(pkg.get('size', 0))} |"
+                  for pkg in sorted(removed, key=lambda pkg: -pkg.get("size", 0))[:25]]
+        lines += ["", "</details>", ""]
+    vuln_delta = (doc.get("delta") or {}).get("vulnerabilities")
+    if vuln_delta and (vuln_delta["fixed"] or vuln_delta["new"]):
+        lines += ["<details><summary>Vulnerabilities fixed and introduced by the optimized variant</summary>", ""]
+        lines += [f"- fixed: {_md(v['id'])} ({v['severity'].lower()}) in {_md(v['package'])} {_md(v['installed'])}" for v in vuln_delta["fixed"][:50]]
+        lines += [f"- new: {_md(v['id'])} ({v['severity'].lower()}) in {_md(v['package'])} {_md(v['installed'])}" for v in vuln_delta["new"][:50]]
+        lines += ["", "</details>", ""]
+    if doc["findings"]:
+        lines += [f"<details><summary>{len(doc['findings'])} findings in the Dockerfile</summary>", "",
+                  "| line | severity | rule | message |", "|---:|---|---|---|"]
+        lines += [f"| {f['line']} | {f['severity']} | {f['rule']} {_md(f['slug'])} | {_md(f['message'])} |" for f in doc["findings"]]
+        lines += ["", "</details>", ""]
+    lines.append(f"<sub>buildopt {doc['buildopt_version']} · report schema {doc['schema']}</sub>")
+    return _fit("\n".join(lines) + "\n")
+
+
+def render_sarif(doc: dict) -> str:
+    """Dockerfile findings and the shipped image's vulnerabilities, for GitHub code scanning."""
+    dockerfile = doc["dockerfile"]
+    rules: dict[str, dict] = {}
+    results = []
+    for finding in doc["findings"]:
+        rules.setdefault(finding["rule"], {
+            "id": finding["rule"], "name": finding["slug"],
+            "shortDescription": {"text": finding["slug"]},
+            "help": {"text": finding["fix"] or finding["message"]},
+            "defaultConfiguration": {"level": _sarif_level(finding["severity"])},
+        })
+        results.append({
+            "ruleId": finding["rule"], "level": _sarif_level(finding["severity"]),
+            "message": {"text": finding["message"]},
+            "locations": [_location(dockerfile, finding["line"] or 1)],
+        })
+    for item in (doc["variants"]["original"].get("vulnerabilities") or {}).get("items", []):
+        rules.setdefault(item["id"], {
+            "id": item["id"], "name": item["id"], "shortDescription": {"text": f"{item['id']} in {item['package']}"},
+            "defaultConfiguration": {"level": _sarif_level(item["severity"])},
+        })
+        fixed = f", fixed in {item['fixed']}" if item["fixed"] else ""
+        results.append({
+            "ruleId": item["id"], "level": _sarif_level(item["severity"]),
+            "message": {"text": f"{item['package']} {item['installed']} is vulnerable ({item['severity'].lower()}){fixed}"},
+            "locations": [_location(dockerfile, 1)],
+        })
+    sarif = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "buildopt", "version": doc["buildopt_version"],
+                                "informationUri": "https://github.com/buildopt/buildopt", "rules": list(rules.values())}},
+            "results": results,
+        }],
+    }
+    return json.dumps(sarif, indent=2) + "\n"
+
+
+def write_step_summary(markdown: str) -> bool:
+    """Append to the GitHub job summary when running in Actions; False when not."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return False
+    with Path(path).open("a", encoding="utf-8") as summary:
+        summary.write(markdown.replace(COMMENT_MARKER + "\n", "") + "\n")
+    return True
+
+
+# --- cells --------------------------------------------------------------------------------------------
+def _size(variant: dict) -> str:
+    return format_size(variant["size"]) if variant.get("built") and variant.get("size") else "-"
+
+
+def _delta_size(doc: dict) -> str:
+    delta = doc["delta"]
+    if not delta:
+        return ""
+    percent = f" ({delta['size_percent']:+.1f}%)" if delta["size_percent"] is not None else ""
+    return format_size(delta["size_bytes"], signed=True) + percent
+
+
+def _build_cell(variant: dict) -> str:
+    if variant.get("build_time_s") is None:
+        return "-"
+    return f"ok {variant['build_time_s']:.1f}s" if variant["built"] else "FAILED"
+
+
+def _seconds(variant: dict) -> str:
+    return f"{variant['build_time_s']:.1f} s" if variant.get("build_time_s") is not None else "-"
+
+
+def _vulns(variant: dict) -> str:
+    vulns = variant.get("vulnerabilities")
+    if not vulns:
+        return "not scanned"
+    counts = vulns["counts"]
+    return "/".join(str(counts.get(s, 0)) for s in ("CRITICAL", "HIGH", "MEDIUM", "LOW"))
+
+
+def _smoke(variant: dict) -> str:
+    smoke = variant.get("smoke")
+    if not smoke:
+        return "not run"
+    passed = sum(1 for check in smoke["checks"] if check["ok"])
+    return f"{'passed' if smoke['passed'] else 'FAILED'} {passed}/{len(smoke['checks'])}"
+
+
+def _score(variant: dict) -> str:
+    return f"{variant['score']['score']}/100" if variant.get("score") else "-"
+
+
+def _budget(variant: dict) -> str:
+    budget = variant.get("budget")
+    if not budget:
+        return "-"
+    return "pass" if budget["passed"] else "FAIL " + ", ".join(c["key"] for c in budget["checks"] if not c["ok"])
+
+
+def _signed(value) -> str:
+    return f"{value:+d}" if isinstance(value, int) else ""
+
+
+def _verdict_line(doc: dict) -> str:
+    verdict = doc["verdict"]
+    if verdict["passed"]:
+        return "verdict: PASS (within budget)"
+    if verdict["exit_code"] == 3:
+        return "verdict: BUILD FAILED"
+    reasons = "; ".join(f"{f['key']}: {f['reason']}" for f in verdict["failures"])
+    return f"verdict: FAIL ({reasons})"
+
+
+def _sarif_level(severity: str) -> str:
+    return {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note",
+            "unknown": "note"}.get(severity.lower(), "warning")
+
+
+def _location(uri: str, line: int) -> dict:
+    return {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": max(1, int(line))}}}
+
+
+def _md(text) -> str:
+    """Escape what would break a table cell or inject markup: the report may carry untrusted text."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+
+
+def _fit(markdown: str) -> str:
+    if len(markdown) <= MAX_COMMENT_CHARS:
+        return markdown
+    note = "\n\n… report truncated to fit a GitHub comment; the full report is in the workflow artifact.\n"
+    return markdown[: MAX_COMMENT_CHARS - len(note)] + note

@@ -1,0 +1,504 @@
+"""What rules see: the parsed Dockerfile, the stages that end up in the final image, the state each
+instruction runs in (ENV, ARG, WORKDIR, USER), the files COPY brought from the context, and the
+requirements a pip install reads.
+
+One pass over the stages in file order (a stage can only be built FROM an earlier one) computes the
+state; RUN sites keep only the variables they reference plus the few rules look up, so the pass stays
+linear in the file size.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+from ..dockerfile import Dockerfile, Instruction, Stage, arg_pairs, env_pairs, substitute
+from ..requirements import (ProjectInfo, Requirement, RequirementSet, is_local_target, parse_requirement, read_project,
+                            read_requirements, split_local_target)
+from .buildcontext import BuildContext, load_context
+from .shell import PackageCommand, PipCommand, commands_of, package_calls, pip_calls
+
+_VAR_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+# Variables rules look up at a RUN besides the ones it references itself.
+WATCHED_ENV = frozenset({
+    "PIP_NO_CACHE_DIR", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "UV_NO_CACHE", "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_DEFAULT_INDEX", "UV_TORCH_BACKEND", "PIP_CACHE_DIR", "UV_CACHE_DIR",
+    "HF_HOME", "TRANSFORMERS_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "SENTENCE_TRANSFORMERS_HOME",
+    "TORCH_HOME", "XDG_CACHE_HOME", "HOME",
+})
+_PYTHON_HEREDOC_CONSUMER = re.compile(r"(?:^|[\s;&|(])(?:\S*/)?python(?:\d+(?:\.\d+)?)?\b[^<]*<<-?\s*[\"']?(\w+)")
+_PYTHON_C = re.compile(r"^(?:.*/)?python(?:\d+(?:\.\d+)?)?$")
+
+
+@dataclass
+class Mount:
+    type: str
+    target: str
+    source: str
+    from_: str | None
+
+
+@dataclass
+class RunSite:
+    """One RUN (not ONBUILD) with the state it runs in."""
+
+    ins: Instruction
+    stage: Stage
+    workdir: str
+    env: dict[str, str]  # the variables the RUN references, plus WATCHED_ENV, ARGs included
+    text: str  # everything the RUN executes: the line and heredoc bodies
+    commands: list[list[str]]  # simple shell commands (python heredoc bodies excluded)
+    python_code: str  # code given to python -c, or as a heredoc to python
+    mounts: list[Mount]
+    dependency_install: tuple[bool, bool] | None = field(default=None, repr=False, compare=False)  # rules.dependencies' cache
+
+    @cached_property
+    def pips(self) -> list[PipCommand]:
+        """pip/uv calls (computed once, shared by every rule)."""
+        if "pip" not in self.text and "uv" not in self.text:
+            return []
+        return pip_calls(self.commands)
+
+    @cached_property
+    def packages(self) -> list[PackageCommand]:
+        """apt/apk/yum/dnf/zypper calls (computed once, shared by every rule)."""
+        if not any(tool in self.text for tool in ("apt", "apk", "yum", "dnf", "zypper", "aptitude")):
+            return []
+        return package_calls(self.commands)
+
+    def expand(self, text: str) -> str:
+        return substitute(text, self.env) if "$" in text else text
+
+
+@dataclass
+class CopyRecord:
+    ins: Instruction
+    sources: list[str]
+    dest: str  # absolute path in the image
+    dest_is_dir: bool
+    from_: str | None  # --from value, None = the build context
+    chown: str | None
+
+
+@dataclass
+class StageFacts:
+    stage: Stage
+    parent: "StageFacts | None"  # the local stage it is built FROM
+    env: dict[str, str] = field(default_factory=dict)  # at the end of the stage, inherited included
+    env_origin: dict[str, Instruction] = field(default_factory=dict)
+    args: dict[str, str] = field(default_factory=dict)  # this stage's ARGs (not inherited: ARG scope is the stage)
+    workdir: str = "/"
+    user: tuple[str, Instruction] | None = None  # last USER, inherited included
+    healthcheck: Instruction | None = None  # last HEALTHCHECK, inherited included
+    volumes: list[tuple[str, Instruction]] = field(default_factory=list)  # inherited included
+    runs: list[RunSite] = field(default_factory=list)  # this stage's own
+    copies: list[CopyRecord] = field(default_factory=list)  # this stage's own
+
+    def chain(self) -> list["StageFacts"]:
+        """This stage and its local parents, nearest first."""
+        chain, current = [], self
+        while current is not None:
+            chain.append(current)
+            current = current.parent
+        return chain
+
+    @property
+    def root_base(self) -> str:
+        """The image at the bottom of the local FROM chain."""
+        return self.chain()[-1].stage.base_resolved
+
+
+@dataclass
+class LocalInstall:
+    """`pip install .[extras]` / `-e ./pkg`: the project it points at in the context, when found."""
+
+    target: str
+    extras: frozenset[str]
+    project: ProjectInfo | None
+    expanded_extras: list[str]
+    requirements: list[Requirement]
+
+
+@dataclass
+class PipInstall:
+    """One pip/uv install at a RUN site, with what it installs as far as the context tells."""
+
+    site: RunSite
+    call: PipCommand
+    direct: list[Requirement]  # named on the command line
+    files: RequirementSet  # what -r/-c files hold (empty without --context)
+    locals: list[LocalInstall]
+    unresolved_files: list[str]  # -r files that couldn't be read (no --context, or not found)
+    _index_urls: list[str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def requirements(self) -> list[Requirement]:
+        found = list(self.direct) + list(self.files.requirements)
+        for local in self.locals:
+            found.extend(local.requirements)
+        return found
+
+    def index_urls(self) -> list[str]:
+        """Every index or find-links location this install can take wheels from (ARG/ENV expanded)."""
+        if self._index_urls is not None:
+            return self._index_urls
+        urls = []
+        for option in ("--index-url", "--extra-index-url", "--find-links", "--index", "--default-index"):
+            urls.extend(self.site.expand(value) for value in self.call.values(option))
+        urls.extend(self.files.index_urls + self.files.extra_index_urls + self.files.find_links)
+        for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL",
+                     "UV_INDEX", "UV_DEFAULT_INDEX"):
+            if self.site.env.get(name):
+                urls.extend(self.site.env[name].split())
+        self._index_urls = urls
+        return urls
+
+    @property
+    def torch_backend(self) -> str | None:
+        values = self.call.values("--torch-backend")
+        return self.site.expand(values[-1]) if values else self.site.env.get("UV_TORCH_BACKEND")
+
+
+class RuleContext:
+    """Everything a rule's check() may look at. Built once per analysis by `build_context`."""
+
+    def __init__(self, dockerfile: Dockerfile, facts: list[StageFacts], context: BuildContext | None, today: date):
+        self.dockerfile = dockerfile
+        self.stages_by_name = stage_names(dockerfile)
+        self.facts = facts
+        self.context = context
+        self.today = today
+        self.final = facts[-1]
+        self._installs: dict[int, list[PipInstall]] = {}
+        self._projects: dict[Path, ProjectInfo | None] = {}  # a file is read once per analysis
+        self._requirement_files: dict[Path, RequirementSet] = {}
+
+    @cached_property
+    def shipped(self) -> list[StageFacts]:
+        """Stages whose files end up in the final image: the final stage, its local FROM chain, and stages
+        copied whole into it (`COPY --from=x / /`). Root first."""
+        chosen: dict[int, StageFacts] = {}
+        pending = [self.final]
+        while pending:
+            facts = pending.pop()
+            for member in facts.chain():
+                if member.stage.index in chosen:
+                    continue
+                chosen[member.stage.index] = member
+                for copy in member.copies:
+                    if copy.from_ is not None and any(src.strip("/.") == "" for src in copy.sources):
+                        source = self.stage_facts_named(copy.from_)
+                        if source is not None:
+                            pending.append(source)
+        return [chosen[index] for index in sorted(chosen)]
+
+    @cached_property
+    def shipped_indexes(self) -> frozenset[int]:
+        return frozenset(f.stage.index for f in self.shipped)
+
+    def is_shipped(self, stage: Stage) -> bool:
+        return stage.index in self.shipped_indexes
+
+    def stage_facts_named(self, name: str) -> StageFacts | None:
+        if name.isdigit() and int(name) < len(self.facts):
+            return self.facts[int(name)]
+        stage = self.stage_named(name)
+        return self.facts[stage.index] if stage is not None else None
+
+    def stage_named(self, name: str) -> Stage | None:
+        """Dockerfile.stage_named through a dict: the same answer (first stage with that alias, any case)."""
+        return self.stages_by_name.get(name.lower())
+
+    def runs(self, *, shipped_only: bool = False):
+        for facts in self.facts:
+            if shipped_only and not self.is_shipped(facts.stage):
+                continue
+            yield from facts.runs
+
+    def copies(self, *, shipped_only: bool = False):
+        for facts in self.facts:
+            if shipped_only and not self.is_shipped(facts.stage):
+                continue
+            yield from facts.copies
+
+    # ---- requirements ------------------------------------------------------------------------------
+
+    def installs(self, site: RunSite) -> list[PipInstall]:
+        key = id(site)
+        if key not in self._installs:
+            self._installs[key] = [self._install(site, call) for call in site.pips if call.installs]
+        return self._installs[key]
+
+    def _install(self, site: RunSite, call: PipCommand) -> PipInstall:
+        direct: list[Requirement] = []
+        locals_: list[LocalInstall] = []
+        for target in call.targets + call.values("--editable"):
+            expanded = site.expand(target)
+            if is_local_target(expanded):
+                locals_.append(self._local(site, expanded))
+            else:
+                req = parse_requirement(expanded)
+                if req is not None:
+                    direct.append(req)
+        if call.subcommand == "sync":  # uv sync: the project in the working directory, with --extra ...
+            local = self._local(site, ".")
+            local.extras = frozenset(call.values("--extra"))
+            if local.project is not None:
+                local.expanded_extras, extra_reqs = local.project.expand_extras(local.extras)
+                local.requirements = list(local.project.dependencies) + extra_reqs
+            locals_.append(local)
+        files = RequirementSet()
+        unresolved = []
+        for option in ("--requirement", "--constraint"):
+            for ref in call.values(option):
+                path = self.context_path(site, site.expand(ref))
+                if path is None or not path.is_file():
+                    unresolved.append(ref)
+                    continue
+                read = self._requirement_files.get(path)
+                if read is None:
+                    read = self._requirement_files[path] = read_requirements(path, root=self.context.root if self.context else None)
+                if option == "--constraint":  # a constraints file only narrows versions: nothing it names gets installed
+                    files.constraints.extend(read.requirements + read.constraints)
+                    files.files.extend(read.files)
+                else:
+                    files.extend(read)
+        for target in files.local_paths + files.editables:
+            if is_local_target(target):
+                locals_.append(self._local(site, target))
+        return PipInstall(site, call, direct, files, locals_, unresolved)
+
+    def _local(self, site: RunSite, target: str) -> LocalInstall:
+        path, extras = split_local_target(target)
+        project = None
+        directory = self.context_path(site, path)
+        if directory is not None and directory.is_dir():
+            if directory not in self._projects:
+                self._projects[directory] = read_project(directory)
+            project = self._projects[directory]
+        expanded, requirements = ([], [])
+        if project is not None:
+            expanded, requirements = project.expand_extras(extras)
+            requirements = list(project.dependencies) + requirements
+        return LocalInstall(target, extras, project, expanded, requirements)
+
+    def context_path(self, site: RunSite, image_path: str) -> Path | None:
+        """The file in the build context that `image_path` (as seen by the RUN) came from, if any.
+
+        Follows bind mounts of the RUN, then COPY/ADD from the context in the stage and its parents
+        (latest first); falls back to the same relative path, then the same file name, at the context root.
+        """
+        if self.context is None:
+            return None
+        root = self.context.root
+        absolute = posixpath.normpath(posixpath.join(site.workdir, image_path))
+        for mount in site.mounts:
+            if mount.type == "bind" and mount.from_ is None and mount.target:
+                target = posixpath.normpath(posixpath.join(site.workdir, mount.target))
+                hit = _map_path(absolute, target, True, [mount.source or "."], root)
+                if hit is not None:
+                    return hit
+        facts = self.facts[site.stage.index]
+        for member in facts.chain():
+            for copy in reversed(member.copies):
+                if copy.from_ is not None or (member is facts and copy.ins.line > site.ins.line):
+                    continue
+                hit = _map_path(absolute, copy.dest, copy.dest_is_dir, copy.sources, root)
+                if hit is not None:
+                    return hit
+        relative = image_path.lstrip("/") if not image_path.startswith("/") else posixpath.relpath(absolute, site.workdir)
+        for candidate in (root / relative, root / posixpath.basename(image_path.rstrip("/"))):
+            if candidate.exists() and _inside(candidate, root):
+                return candidate
+        return None
+
+
+def _map_path(absolute: str, dest: str, dest_is_dir: bool, sources: list[str], root: Path) -> Path | None:
+    if not dest_is_dir:
+        if absolute == dest and len(sources) == 1 and not sources[0].startswith("<<"):
+            candidate = root / sources[0].lstrip("/")
+            return candidate if _inside(candidate, root) else None
+        return None
+    if absolute == dest:
+        if len(sources) == 1:  # `.` -> dest: the dir itself is the context dir or the source dir
+            source = sources[0].lstrip("/") or "."
+            candidate = root / source
+            return candidate if _inside(candidate, root) and candidate.exists() else None
+        return None
+    prefix = dest.rstrip("/") + "/"
+    if not absolute.startswith(prefix):
+        return None
+    rest = absolute[len(prefix):]
+    for source in sources:
+        if source.startswith("<<"):
+            continue
+        clean = posixpath.normpath(source.lstrip("/"))
+        base = root if clean in (".", "") else root / clean
+        if base.is_dir():
+            candidate = base / rest
+        elif posixpath.basename(clean) == rest or _glob_base(clean, rest):
+            candidate = root / posixpath.join(posixpath.dirname(clean), rest)
+        else:
+            continue
+        if candidate.exists() and _inside(candidate, root):
+            return candidate
+    return None
+
+
+def _glob_base(pattern: str, name: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    return any(c in pattern for c in "*?[") and fnmatchcase(name, posixpath.basename(pattern))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Lexically inside the context (no `..` escape). Symlinks aren't resolved: that costs a syscall per
+    path component, and a link in the user's own context only leads to a file the user put there."""
+    return os.path.normpath(path).startswith(os.path.normpath(root) + os.sep) or os.path.normpath(path) == os.path.normpath(root)
+
+
+# ---- the pass ---------------------------------------------------------------------------------------------
+
+
+def stage_names(dockerfile: Dockerfile) -> dict[str, Stage]:
+    names: dict[str, Stage] = {}
+    for stage in dockerfile.stages:
+        if stage.name:
+            names.setdefault(stage.name.lower(), stage)
+    return names
+
+
+def build_context(dockerfile: Dockerfile, context_dir: Path | None, today: date) -> RuleContext:
+    facts: list[StageFacts] = []
+    names = stage_names(dockerfile)
+    for stage in dockerfile.stages:
+        parent_stage = names.get(stage.base_resolved.lower()) if stage.base_resolved else None
+        parent = facts[parent_stage.index] if parent_stage is not None and parent_stage.index < stage.index else None
+        facts.append(_walk_stage(dockerfile, stage, parent))
+    context = load_context(Path(context_dir)) if context_dir is not None else None
+    return RuleContext(dockerfile, facts, context, today)
+
+
+def _walk_stage(dockerfile: Dockerfile, stage: Stage, parent: StageFacts | None) -> StageFacts:
+    facts = StageFacts(stage=stage, parent=parent)
+    if parent is not None:
+        facts.env = dict(parent.env)
+        facts.env_origin = dict(parent.env_origin)
+        facts.workdir = parent.workdir
+        facts.user = parent.user
+        facts.healthcheck = parent.healthcheck
+        facts.volumes = list(parent.volumes)
+    global_args = dockerfile.global_args
+    for ins in stage.instructions:
+        cmd = ins.cmd
+        if cmd == "ARG":
+            for name, value in arg_pairs(ins).items():
+                if value is None:
+                    value = global_args.get(name) or facts.args.get(name)
+                facts.args[name] = _expand(value, facts) if value else ""
+        elif cmd == "ENV":
+            pairs = env_pairs(ins)
+            expanded = {name: _expand(value, facts) for name, value in pairs.items()}  # all see the old values
+            for name, value in expanded.items():
+                facts.env[name] = value
+                facts.env_origin[name] = ins
+        elif cmd == "WORKDIR" and ins.value:
+            path = _expand(ins.value[0], facts)
+            facts.workdir = posixpath.normpath(posixpath.join(facts.workdir, path))
+        elif cmd == "USER" and ins.value:
+            facts.user = (_expand(ins.value[0], facts), ins)
+        elif cmd == "HEALTHCHECK":
+            facts.healthcheck = ins
+        elif cmd == "VOLUME":
+            for path in ins.value:
+                facts.volumes.append((_expand(path, facts), ins))
+        elif cmd in ("COPY", "ADD") and len(ins.value) >= 2:
+            facts.copies.append(_copy_record(ins, facts))
+        elif cmd == "RUN":
+            facts.runs.append(_run_site(ins, stage, facts))
+    return facts
+
+
+class _Scope:
+    """ENV over ARG, as BuildKit resolves a variable, without merging the two dicts at every instruction."""
+
+    __slots__ = ("facts",)
+
+    def __init__(self, facts: StageFacts):
+        self.facts = facts
+
+    def get(self, name: str, default=None):
+        env = self.facts.env
+        if name in env:
+            return env[name]
+        return self.facts.args.get(name, default)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.facts.env or name in self.facts.args
+
+
+def _expand(text: str, facts: StageFacts) -> str:
+    return substitute(text, _Scope(facts)) if "$" in text else text  # type: ignore[arg-type]
+
+
+def _copy_record(ins: Instruction, facts: StageFacts) -> CopyRecord:
+    *sources, dest = [_expand(word, facts) for word in ins.value]
+    dest_is_dir = dest.endswith("/") or dest in (".", "..") or len(sources) > 1 or dest.endswith("/.")
+    absolute = posixpath.normpath(posixpath.join(facts.workdir, dest))
+    if not dest_is_dir and len(sources) == 1:
+        source = sources[0]
+        # `COPY app /app` copies a directory's contents to /app: a directory destination.
+        dest_is_dir = source in (".", "./") or source.endswith("/")
+    return CopyRecord(ins, sources, absolute, dest_is_dir, ins.flag("from"), ins.flag("chown"))
+
+
+def _run_site(ins: Instruction, stage: Stage, facts: StageFacts) -> RunSite:
+    line_text = " ".join(ins.value)
+    shell_parts = [line_text]
+    python_parts = []
+    python_docs = set(_PYTHON_HEREDOC_CONSUMER.findall(line_text)) if ins.heredocs else set()
+    for doc in ins.heredocs:
+        (python_parts if doc.name in python_docs else shell_parts).append(doc.content)
+    shell_text = "\n".join(shell_parts)
+    if ins.json_form:
+        commands = [list(ins.value)] if ins.value else []  # `RUN []` parses; it runs nothing
+        if commands and commands[0][0].rsplit("/", 1)[-1] in ("sh", "bash") and "-c" in commands[0]:
+            index = commands[0].index("-c")
+            commands = commands_of(" ".join(commands[0][index + 1:index + 2]))
+    else:
+        commands = commands_of(shell_text)
+    for argv in commands:
+        if _PYTHON_C.match(argv[0]) and "-c" in argv[1:]:
+            index = argv.index("-c", 1)
+            if index + 1 < len(argv):
+                python_parts.append(argv[index + 1])
+    text = "\n".join([line_text] + [doc.content for doc in ins.heredocs])
+    wanted = WATCHED_ENV.union(_VAR_REF.findall(text)) if "$" in text else WATCHED_ENV
+    args, stage_env = facts.args, facts.env
+    env: dict[str, str] = {}
+    if len(wanted) < len(args) + len(stage_env):  # look up what the RUN needs...
+        for name in wanted:
+            value = stage_env.get(name, args.get(name))
+            if value is not None:
+                env[name] = value
+    else:  # ...or copy the (smaller) state: never more than min(wanted, state) steps per RUN
+        env.update((k, v) for k, v in args.items() if k in wanted and v is not None)
+        env.update((k, v) for k, v in stage_env.items() if k in wanted and v is not None)
+    return RunSite(ins, stage, facts.workdir, env, text, commands, "\n".join(python_parts), _mounts(ins))
+
+
+def _mounts(ins: Instruction) -> list[Mount]:
+    mounts = []
+    for value in ins.flag_values("mount"):
+        fields: dict[str, str] = {}
+        for part in value.split(","):
+            key, _, val = part.partition("=")
+            fields[key.strip().lower()] = val.strip()
+        mounts.append(Mount(fields.get("type", "bind"), fields.get("target", fields.get("dst", fields.get("destination", ""))),
+                            fields.get("source", fields.get("src", "")), fields.get("from")))
+    return mounts

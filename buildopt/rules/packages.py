@@ -1,0 +1,73 @@
+"""heavy-runtime-package (BO109): LibreOffice, TeX Live, a JDK, a browser... inside the service image.
+
+The audit's advice for rag-anything: run the heavy converter as a separate service and call it over
+HTTP, so the Python service image stays small and the two are updated independently.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..estimates import LIBREOFFICE_AUDIT, apt_packages_estimate
+from ..units import format_size
+from .base import Rule, register
+from .context import RuleContext
+from .shell import is_install
+
+_HEAVY = [
+    (re.compile(r"^libreoffice"), "LibreOffice",
+     "run document conversion in a separate converter service (e.g. a LibreOffice/unoserver or Gotenberg "
+     "container called over HTTP), as the audit recommends for rag-anything"),
+    (re.compile(r"^texlive"), "TeX Live",
+     "render documents in a separate service, or install only texlive-latex-base and the packages you use"),
+    (re.compile(r"^(default-jdk|default-jre|openjdk-\d+-(jdk|jre))"), "a Java runtime",
+     "run the Java part as its own service, or use a headless JRE instead of a JDK"),
+    (re.compile(r"^(chromium|google-chrome|firefox)"), "a web browser",
+     "use a separate headless-browser service (e.g. browserless) called over the network"),
+]
+
+
+def heavy_packages(packages: list[str]) -> list[tuple[str, str, str]]:
+    """(package, family, advice) for each heavy package in the list."""
+    found = []
+    for package in packages:
+        name = package.split("=", 1)[0].lower()
+        for pattern, family, advice in _HEAVY:
+            if pattern.match(name):
+                found.append((name, family, advice))
+                break
+    return found
+
+
+@register("BO109")
+class HeavyRuntimePackage(Rule):
+    title = "A heavy runtime (LibreOffice, TeX Live, a JDK, a browser) is installed in the service image"
+    fix = "Move it to a separate service the app calls over HTTP, so this image carries only the Python service."
+    scope = "stages that end up in the final image"
+
+    def check(self, ctx: RuleContext):
+        for facts in ctx.shipped:
+            for site in facts.runs:
+                heavy: list[tuple[str, str, str]] = []
+                recommends = False
+                for call in site.packages:
+                    if is_install(call):
+                        found = heavy_packages(call.packages)
+                        heavy.extend(found)
+                        recommends = recommends or (bool(found) and not call.no_recommends)
+                for argv in site.commands:
+                    if (argv[0].rsplit("/", 1)[-1] == "playwright" or argv[1:3] == ["-m", "playwright"]) and "install" in argv:
+                        heavy.append(("playwright browsers", "a web browser",
+                                      "use a separate headless-browser service (e.g. browserless) called over the network"))
+                if not heavy:
+                    continue
+                names = list(dict.fromkeys(name for name, _, _ in heavy))
+                estimate = apt_packages_estimate(names, recommends)
+                size = f" ({estimate.describe()}" if estimate else ""
+                if size and any(family == "LibreOffice" for _, family, _ in heavy):
+                    size += f"; the audit estimated ~{format_size(LIBREOFFICE_AUDIT.bytes)}"
+                size += ")" if size else ""
+                families = list(dict.fromkeys(family for _, family, _ in heavy))
+                advice = "; ".join(dict.fromkeys(advice for _, _, advice in heavy))
+                yield self.finding(site.ins, f"{' and '.join(families)} in the service image: {', '.join(names)}{size}",
+                                   fix=advice[0].upper() + advice[1:] + ".", estimate=estimate)

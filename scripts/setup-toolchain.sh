@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Brings up everything buildopt needs on a fresh Debian machine, skipping each step already done:
+# a Docker engine, the buildx plugin, a python:3.11-slim base (a debootstrap stand-in when it can't be
+# pulled) and the project venv with the trivy extra. On a normal machine (engine up, registry
+# reachable) it changes nothing outside the venv. It never stops a daemon it did not start.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VENV=${BUILDOPT_VENV:-$ROOT/.venv}
+STATE=${BUILDOPT_STATE:-$HOME/.cache/buildopt}
+BASE_IMAGE=${BUILDOPT_BASE_IMAGE:-python:3.11-slim}
+mkdir -p "$STATE"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+is_root() { [ "$(id -u)" = 0 ]; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+apt_updated=""
+apt_update_once() {
+  [ -n "$apt_updated" ] && return 0
+  log "apt-get update"
+  apt-get update -qq >/dev/null
+  apt_updated=1
+}
+
+# Fetch .deb files from Debian 13 (trixie) without touching the system's apt sources.
+trixie_download() {
+  local dest=$1; shift
+  local tmp mirror
+  tmp=$(mktemp -d)
+  mirror=$( (grep -rhoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null || true) | head -n1 | tr -d ' ')
+  [ -n "$mirror" ] || { log "no Debian mirror found in the apt sources"; return 1; }
+  echo "deb ${mirror%/} trixie main" >"$tmp/sources.list"
+  mkdir -p "$tmp/lists/partial"
+  local opts=(-o "Dir::Etc::sourcelist=$tmp/sources.list" -o Dir::Etc::sourceparts=/nonexistent -o "Dir::State::Lists=$tmp/lists")
+  apt-get "${opts[@]}" update -qq >/dev/null
+  (cd "$dest" && apt-get "${opts[@]}" download "$@" >/dev/null)
+  rm -rf "$tmp"
+}
+
+engine_up() { docker info >/dev/null 2>&1; }
+
+ensure_engine() {
+  if engine_up; then log "docker engine: already running"; return 0; fi
+  is_root || { log "docker engine is not reachable and this is not root: start dockerd yourself"; return 1; }
+  if ! have dockerd; then
+    log "installing docker.io 26 from Debian trixie (takes a minute or two)"
+    apt_update_once
+    local debs; debs=$(mktemp -d)
+    trixie_download "$debs" docker.io
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$debs"/docker.io_*.deb >/dev/null
+    rm -rf "$debs"
+  fi
+  log "starting dockerd (log: $STATE/dockerd.log)"
+  setsid dockerd >"$STATE/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$STATE/dockerd.pid"
+  for _ in $(seq 1 60); do engine_up && { log "docker engine: up"; return 0; }; sleep 1; done
+  log "dockerd did not answer in 60 s; see $STATE/dockerd.log"; return 1
+}
+
+ensure_buildx() {
+  if docker buildx version >/dev/null 2>&1; then log "buildx: $(docker buildx version | awk '{print $2}')"; return 0; fi
+  is_root || { log "buildx missing and not root: install the docker-buildx plugin"; return 1; }
+  log "installing the buildx plugin from Debian trixie"
+  apt_update_once
+  local tmp; tmp=$(mktemp -d)
+  trixie_download "$tmp" docker-buildx
+  dpkg -x "$tmp"/docker-buildx_*.deb "$tmp/x"
+  mkdir -p /usr/local/lib/docker/cli-plugins
+  cp "$tmp/x/usr/libexec/docker/cli-plugins/docker-buildx" /usr/local/lib/docker/cli-plugins/
+  rm -rf "$tmp"
+  docker buildx version >/dev/null
+}
+
+# A python:3.11-slim stand-in: Debian bookworm minbase + python3, with the host CA bundle.
+ensure_base_image() {
+  if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then log "base image $BASE_IMAGE: present"; return 0; fi
+  log "pulling $BASE_IMAGE"
+  if timeout 60 docker pull -q "$BASE_IMAGE" >/dev/null 2>&1; then return 0; fi
+  is_root || { log "cannot pull $BASE_IMAGE and not root to debootstrap a stand-in"; return 1; }
+  log "registry unreachable: building a $BASE_IMAGE stand-in with debootstrap (about a minute)"
+  have debootstrap || { apt_update_once; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+  local rootfs; rootfs=$(mktemp -d)
+  trap 'rm -rf "$rootfs"' RETURN
+  debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,python-is-python3,ca-certificates \
+    bookworm "$rootfs" >"$STATE/debootstrap.log" 2>&1
+  cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
+  rm -f "$rootfs"/usr/lib/python3.*/EXTERNALLY-MANAGED
+  rm -rf "$rootfs"/var/cache/apt/* "$rootfs"/var/lib/apt/lists/*
+  tar -C "$rootfs" -c . | docker import -c 'CMD ["python3"]' -c 'ENV LANG=C.UTF-8' - "$BASE_IMAGE" >/dev/null
+  log "base image $BASE_IMAGE: imported ($(docker image inspect -f '{{.Size}}' "$BASE_IMAGE") bytes)"
+}
+
+ensure_venv() {
+  local stamp="$VENV/.buildopt-installed"
+  if [ -x "$VENV/bin/buildopt" ] && [ -f "$stamp" ] && [ "$stamp" -nt "$ROOT/pyproject.toml" ]; then
+    log "venv $VENV: up to date"; return 0
+  fi
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  log "installing buildopt[trivy,test] into $VENV"
+  "$VENV/bin/pip" install -q -e "$ROOT[trivy,test]"
+  touch "$stamp"
+}
+
+main() {
+  local what=${1:-all}
+  case $what in
+    venv) ensure_venv ;;
+    all) ensure_engine; ensure_buildx; ensure_base_image; ensure_venv ;;
+    *) echo "usage: $0 [all|venv]" >&2; exit 2 ;;
+  esac
+}
+main "$@"
