@@ -53,7 +53,7 @@ LineCallback = Callable[[str, str], None]  # (variant name, log line)
 
 def build_all(requests: list[BuildRequest], on_line: LineCallback | None = None, concurrent: bool = True) -> list[BuildResult]:
     """Build every request; results come back in request order. Concurrent unless the builder can't."""
-    _require_buildx()
+    require_buildx()
     if not concurrent or len(requests) < 2:
         return [build_one(request, on_line) for request in requests]
     with ThreadPoolExecutor(max_workers=len(requests), thread_name_prefix="buildopt-build") as pool:
@@ -103,7 +103,7 @@ def build_one(request: BuildRequest, on_line: LineCallback | None = None) -> Bui
     return BuildResult(request.name, request.tag, True, duration, request.log_path, image_id=image_id, log_tail=list(tail))
 
 
-def _require_buildx() -> None:
+def require_buildx() -> None:
     from python_on_whales import docker
     from python_on_whales.exceptions import DockerException
 

@@ -137,6 +137,7 @@ def optimize_command(
     python: Optional[str] = typer.Option(None, "--python", help="Move the base Python to this version (e.g. 3.12). "
                                          "Without it the base Python stays as it is."),
     keep_extras: bool = typer.Option(False, "--keep-extras", help="Keep `pip install .[all]` instead of the core package."),
+    no_trim: bool = typer.Option(False, "--no-trim", help="Keep test suites and torch's C++ tests and headers in the venv."),
 ) -> None:
     """Write an optimized Dockerfile: multi-stage, CPU torch, models in a volume, non-root, caches off.
 
@@ -154,7 +155,7 @@ def optimize_command(
     parsed = parse_file(dockerfile)
     paths = OutputPaths.for_input(dockerfile, output)
     check_output_dir(paths)
-    options = OptimizeOptions(python=python, keep_all_extras=keep_extras, output_name=paths.dockerfile.name,
+    options = OptimizeOptions(python=python, keep_all_extras=keep_extras, trim=not no_trim, output_name=paths.dockerfile.name,
                               output_dir=str(paths.dockerfile.parent))
     result = optimize(parsed, context_dir=context, options=options)
     written = write_outputs(result, paths, force=force, source=dockerfile)
@@ -186,6 +187,8 @@ def compare(
     no_smoke: bool = typer.Option(False, "--no-smoke", help="Skip smoke tests."),
     severity: list[str] = typer.Option([], "--severity", help="Only count these vulnerability severities (repeatable)."),
     ignore_file: Optional[Path] = typer.Option(None, "--ignorefile", help="A .trivyignore file."),
+    package_secrets: bool = typer.Option(False, "--package-secrets", help="Also look for secrets inside installed "
+                                         "packages (site-packages, /usr/lib, /usr/share...); slower on ML images."),
     keep_images: bool = typer.Option(False, "--keep-images", help="Keep the built images (tagged buildopt-tmp/...)."),
     python: Optional[str] = typer.Option(None, "--python", help="Move the optimized variant to this Python (e.g. 3.12)."),
 ) -> None:
@@ -206,6 +209,7 @@ def compare(
         platform=platform, cache_from=cache_from, cache_to=cache_to, no_cache=no_cache, trivy_cache_dir=trivy_cache_dir,
         db_repository=db_repository, offline=offline, no_scan=no_scan, no_smoke=no_smoke,
         severities=[s.upper() for s in severity], ignore_file=ignore_file, keep_images=keep_images, python=python,
+        package_secrets=package_secrets,
     )
     with StageProgress() as progress:
         result = run_compare(options, progress=progress.stage, on_build_line=progress.build_line)

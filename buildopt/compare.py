@@ -10,18 +10,20 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .budget import Budget, ImageFacts, Verdict, judge, parse_budgets
-from .build import BuildRequest, BuildResult, build_all
+from .build import BuildRequest, BuildResult, build_one, require_buildx
 from .errors import BadInput, ExitCode
 from .score import SecurityFacts, SecurityScore, security_score
-from .smoke import (ContainerRunner, SmokeResult, SmokeSpec, discover_imports, run_smoke, same_output_checks,
+from .smoke import (ContainerRunner, SmokeResult, SmokeSpec, align_imports, run_smoke, same_output_checks, shared_imports,
                     spec_from_config)
 
 TEMP_REPO = "buildopt-tmp"
@@ -52,6 +54,7 @@ class CompareOptions:
     python: str | None = None
     severities: list[str] = field(default_factory=list)
     ignore_file: Path | None = None
+    package_secrets: bool = False
     smoke_timeout_s: float | None = None
 
 
@@ -66,6 +69,7 @@ class Variant:
     smoke: SmokeResult | None = None
     score: SecurityScore | None = None
     verdict: Verdict | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # inspect_s, scan_s, smoke_s
 
     @property
     def built(self) -> bool:
@@ -84,7 +88,8 @@ class CompareResult:
     baseline_ref: str | None = None
     smoke_imports: list[str] = field(default_factory=list)
     duration_s: float = 0.0
-    overhead_s: float = 0.0  # everything besides the builds
+    overhead_s: float = 0.0  # wall-clock seconds outside the builds' window (work overlapping a build is hidden)
+    stage_timings: dict[str, dict[str, float]] = field(default_factory=dict)  # variant -> its stage durations
 
     @property
     def variants(self) -> list[Variant]:
@@ -141,6 +146,9 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
         optimized_path = paths.dockerfile
 
     result = CompareResult(options, analysis, optimization, Variant("original", dockerfile_path), Variant("optimized", optimized_path))
+    scan_options = _scan_options(options)
+    if scan_options is not None:
+        _scan_preflight(scan_options)  # a missing trivy or offline DB fails before minutes of building
     run_id = uuid.uuid4().hex[:10]
     with _temporary_images(options.keep_images) as temp_tags, _interrupts_as_keyboard():
         requests = [
@@ -148,39 +156,13 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
             for variant in result.variants
         ]
         temp_tags.extend(request.tag for request in requests)
+        runner = ContainerRunner(run_id) if not options.no_smoke else None
         say("building both variants with buildx")
-        build_started = time.monotonic()
-        for variant, build in zip(result.variants, build_all(requests, on_line=on_build_line)):
-            variant.build = build
-        build_elapsed = time.monotonic() - build_started
-
-        runner = ContainerRunner(run_id) if not options.no_smoke and any(v.built for v in result.variants) else None
+        build_window = _run_variants(result.variants, requests, scan_options, runner, smoke_spec, say, on_build_line)
+        result.stage_timings = {variant.name: variant.timings for variant in result.variants}
         try:
-            for variant in result.variants:
-                if variant.built:
-                    say(f"inspecting the {variant.name} image")
-                    variant.profile = _inspect(variant.build.tag)
-            if not options.no_scan:
-                for variant in result.variants:
-                    if variant.built:
-                        say(f"scanning the {variant.name} image with trivy")
-                        variant.scan, variant.scan_error = _scan(variant.build.tag, options)
             if runner is not None:
-                reference = result.original if result.original.built else result.optimized
-                say("deriving smoke-test imports")
-                # CUDA wheels (nvidia-*, cuda-*, triton) are what the CPU-torch rewrite removes on purpose.
-                cuda_wheels = [wheel.name for wheel in reference.profile.cuda.wheels] if reference.profile else []
-                imports = list(dict.fromkeys(smoke_spec.imports + (
-                    discover_imports(runner, reference.build.tag, smoke_spec, cuda_wheels) if smoke_spec.auto_imports else [])))
-                result.smoke_imports = imports
-                for variant in result.variants:
-                    if variant.built:
-                        say(f"smoke-testing the {variant.name} image")
-                        spec = _smoke_spec_for(smoke_spec, variant.name)
-                        variant.smoke = run_smoke(runner, variant.build.tag, spec, imports)
-                if result.original.smoke and result.optimized.smoke and smoke_spec.same_output:
-                    result.optimized.smoke.checks.extend(
-                        same_output_checks(result.original.smoke, result.optimized.smoke, smoke_spec.same_output))
+                result.smoke_imports = _align_smoke(runner, result, smoke_spec)
         finally:
             if runner is not None:
                 runner.cleanup()
@@ -205,8 +187,91 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
             result.optimized.verdict = judge(budget_optimized, _facts(result.optimized), variant="optimized",
                                              reference_build_time_s=original_facts.build_time_s)
     result.duration_s = time.monotonic() - started
-    result.overhead_s = result.duration_s - build_elapsed
+    result.overhead_s = result.duration_s - build_window
     return result
+
+
+def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_options, runner: ContainerRunner | None,
+                  smoke_spec: SmokeSpec, say: Progress, on_build_line) -> float:
+    """Build both variants concurrently; each goes on to inspect, scan and smoke as soon as its own build ends,
+    while the other may still be building. Trivy runs one scan at a time (it locks its cache DB), beside the
+    smoke containers. Returns the builds' window: seconds from the start until the last build ended.
+
+    On Ctrl-C (or SIGTERM) the smoke containers are removed at once, so the threads wind down; the temporary
+    tags go with the caller's context manager.
+    """
+    require_buildx()
+    started = time.monotonic()
+    ends: list[float] = []
+    cancelled = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=len(variants), thread_name_prefix="buildopt-variant")
+    scans = ThreadPoolExecutor(max_workers=1, thread_name_prefix="buildopt-scan")
+    smokes = ThreadPoolExecutor(max_workers=len(variants), thread_name_prefix="buildopt-smoke")
+    followups: list[Future] = []
+
+    def timed(variant: Variant, stage: str, action):
+        stage_started = time.monotonic()
+        try:
+            return action()
+        finally:
+            variant.timings[stage] = round(time.monotonic() - stage_started, 2)
+
+    def scan(variant: Variant) -> None:
+        if not cancelled.is_set():
+            say(f"scanning the {variant.name} image with trivy")
+            variant.scan, variant.scan_error = timed(variant, "scan_s", lambda: _scan(variant.build.tag, scan_options))
+
+    def smoke(variant: Variant) -> None:
+        if not cancelled.is_set():
+            say(f"smoke-testing the {variant.name} image")
+            spec = _smoke_spec_for(smoke_spec, variant.name)
+            variant.smoke = timed(variant, "smoke_s", lambda: run_smoke(
+                runner, variant.build.tag, spec, smoke_spec.imports, discover=smoke_spec.auto_imports))
+
+    def pipeline(variant: Variant, request: BuildRequest) -> None:
+        variant.build = build_one(request, on_build_line)
+        ends.append(time.monotonic())
+        if not variant.built or cancelled.is_set():
+            return
+        # Scan, smoke and inspect need only the image, not each other.
+        if scan_options is not None:
+            followups.append(scans.submit(scan, variant))
+        if runner is not None:
+            followups.append(smokes.submit(smoke, variant))
+        say(f"inspecting the {variant.name} image")
+        variant.profile = timed(variant, "inspect_s", lambda: _inspect(variant.build.tag))
+
+    executors = (pool, scans, smokes)
+    try:
+        for future in [pool.submit(pipeline, variant, request) for variant, request in zip(variants, requests)]:
+            future.result()
+        for future in list(followups):
+            future.result()
+    except BaseException:
+        cancelled.set()
+        if runner is not None:
+            runner.cleanup()
+        raise
+    finally:
+        for executor in executors:
+            executor.shutdown(wait=True, cancel_futures=True)
+    return (max(ends) if ends else time.monotonic()) - started
+
+
+def _align_smoke(runner: ContainerRunner, result: CompareResult, smoke_spec: SmokeSpec) -> list[str]:
+    """Hold every variant to the same imports (see smoke.shared_imports), then compare `same_output` lines."""
+    smoked = [variant for variant in result.variants if variant.smoke is not None]
+    if not smoked:
+        return []
+    reference = smoked[0]
+    other = smoked[1].smoke if len(smoked) > 1 else None
+    imports = shared_imports(reference.smoke, other, smoke_spec.imports)
+    for variant in smoked:
+        align_imports(runner, variant.smoke, _smoke_spec_for(smoke_spec, variant.name), imports)
+    if result.original.smoke and result.optimized.smoke and smoke_spec.same_output:
+        result.optimized.smoke.checks.extend(
+            same_output_checks(result.original.smoke, result.optimized.smoke, smoke_spec.same_output))
+    return imports
 
 
 def _check_inputs(options: CompareOptions, context: Path) -> None:
@@ -267,17 +332,32 @@ def _inspect(tag: str):
     return inspect_image(tag)
 
 
-def _scan(tag: str, options: CompareOptions):
-    from .errors import EnvironmentMissing
-    from .scan import ScanOptions, scan_image
+def _scan_options(options: CompareOptions):
+    if options.no_scan:
+        return None
+    from .scan import ScanOptions
 
-    scan_options = ScanOptions(
+    return ScanOptions(
         cache_dir=options.trivy_cache_dir,
         db_repository=options.db_repository,
         offline=options.offline,
         severities=options.severities or None,
         ignore_file=options.ignore_file,
+        package_secrets=options.package_secrets,
     )
+
+
+def _scan_preflight(scan_options) -> None:
+    from .scan import common_flags, find_trivy
+
+    find_trivy()
+    common_flags(scan_options)
+
+
+def _scan(tag: str, scan_options):
+    from .errors import EnvironmentMissing
+    from .scan import scan_image
+
     try:
         return scan_image(tag, scan_options), None
     except EnvironmentMissing:

@@ -4,6 +4,7 @@ plain timestamped lines otherwise (CI logs)."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 from rich.console import Console
@@ -16,6 +17,7 @@ class StageProgress:
         self.started = time.monotonic()
         self._status = None
         self._last_step: dict[str, str] = {}
+        self._lock = threading.Lock()  # stages report from several threads (both variants at once)
 
     def __enter__(self) -> "StageProgress":
         if self.interactive:
@@ -29,11 +31,17 @@ class StageProgress:
 
     def stage(self, message: str) -> None:
         elapsed = time.monotonic() - self.started
-        if self._status is not None:
-            self._status.update(f"{message}…")
-            self.console.log(message)
-        else:
-            print(f"[buildopt {elapsed:6.1f}s] {message}", file=sys.stderr, flush=True)
+        with self._lock:
+            if self._status is not None:
+                self._status.update(f"{message}…")
+                self.console.log(message)
+            else:
+                self._line(f"[buildopt {elapsed:6.1f}s] {message}")
+
+    @staticmethod
+    def _line(text: str) -> None:
+        sys.stderr.write(text + "\n")  # one write per line, so lines from two threads never interleave
+        sys.stderr.flush()
 
     def build_line(self, variant: str, line: str) -> None:
         """BuildKit plain progress: show each variant's current step (`#7 [2/5] RUN ...`)."""
@@ -43,7 +51,8 @@ class StageProgress:
         if self._last_step.get(variant) == step or not step.startswith("["):
             return
         self._last_step[variant] = step
-        if self._status is not None:
-            self._status.update(f"building {variant}: {step}")
-        else:
-            print(f"[buildopt {time.monotonic() - self.started:6.1f}s] {variant}: {step}", file=sys.stderr, flush=True)
+        with self._lock:
+            if self._status is not None:
+                self._status.update(f"building {variant}: {step}")
+            else:
+                self._line(f"[buildopt {time.monotonic() - self.started:6.1f}s] {variant}: {step}")

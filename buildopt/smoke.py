@@ -12,6 +12,7 @@ removed whatever happens, Ctrl-C included.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import urllib.error
@@ -24,46 +25,52 @@ from .errors import BadInput, EnvironmentMissing
 
 CONTAINER_PREFIX = "buildopt-smoke"
 
-# Runs inside the image: lists importable top-level modules of the installed distributions.
+# Runs inside the image, in one Python process: the uid, then (when asked) the top-level modules of the
+# installed distributions, then each import. One process instead of one per step: importing torch and its
+# kin costs seconds, and a second container would pay it again.
 # System (dpkg) site-packages and the packaging toolchain are left out: they say nothing about the app.
-_DISCOVER = r"""
-import importlib, importlib.metadata as md, json, re, sys
+_PROBE = r"""
+import importlib, importlib.metadata as md, json, os, re, sys, time
+request = json.loads(sys.argv[1])
 SKIP = {"pip", "setuptools", "wheel", "pkg_resources", "_distutils_hack", "distutils-precedence"}
-EXCLUDED_DISTS = set(json.loads(sys.argv[1])) if len(sys.argv) > 1 else set()
-found = set()
-for dist in md.distributions():
-    location = str(getattr(dist, "_path", ""))
-    if "/dist-packages/" in location or "/usr/lib/python3/" in location:
-        continue
-    if re.sub(r"[-_.]+", "-", (dist.metadata["Name"] or "").lower()) in EXCLUDED_DISTS:
-        continue
-    names = (dist.read_text("top_level.txt") or "").split()
-    if not names:
-        for path in dist.files or ():
-            parts = path.parts
-            if not parts or parts[0] in ("..", "bin") or parts[0].endswith((".dist-info", ".data", ".egg-info")):
-                continue
-            if len(parts) == 1 and parts[0].endswith(".py"):
-                names.append(parts[0][:-3])
-            elif len(parts) > 1 and parts[-1] == "__init__.py":
-                names.append(parts[0])
-    for name in names:
-        if name and name.isidentifier() and not name.startswith("_") and name not in SKIP and not name.startswith("test"):
-            found.add(name)
-print(json.dumps(sorted(found)))
-"""
 
-_IMPORT_EACH = r"""
-import importlib, json, sys, time
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", (name or "").lower())
+
+def discover():
+    modules, dists = {}, set()
+    for dist in md.distributions():
+        location = str(getattr(dist, "_path", ""))
+        if "/dist-packages/" in location or "/usr/lib/python3/" in location:
+            continue
+        dist_name = canonical(dist.metadata["Name"])
+        dists.add(dist_name)
+        names = (dist.read_text("top_level.txt") or "").split()
+        if not names:
+            for path in dist.files or ():
+                parts = path.parts
+                if not parts or parts[0] in ("..", "bin") or parts[0].endswith((".dist-info", ".data", ".egg-info")):
+                    continue
+                if len(parts) == 1 and parts[0].endswith(".py"):
+                    names.append(parts[0][:-3])
+                elif len(parts) > 1 and parts[-1] == "__init__.py":
+                    names.append(parts[0])
+        for name in names:
+            if name and name.isidentifier() and not name.startswith("_") and name not in SKIP and not name.startswith("test"):
+                modules.setdefault(name, dist_name)
+    return dict(sorted(modules.items())), sorted(dists)
+
+modules, dists = discover() if request["discover"] else ({}, [])
 results = {}
-for name in json.loads(sys.argv[1]):
+for name in list(dict.fromkeys(request["imports"] + list(modules))):
     started = time.time()
     try:
         importlib.import_module(name)
         results[name] = [True, "", round(time.time() - started, 2)]
     except BaseException as err:
         results[name] = [False, f"{type(err).__name__}: {err}"[:300], round(time.time() - started, 2)]
-print("BUILDOPT-RESULT " + json.dumps(results))
+print("BUILDOPT-RESULT " + json.dumps({"uid": os.getuid(), "modules": modules, "dists": dists, "imports": results}), flush=True)
+os._exit(0)  # no interpreter teardown: with torch & co loaded it takes about a second, and a thread may block it
 """
 
 
@@ -104,6 +111,8 @@ class SmokeResult:
     user: str
     uid: int | None
     checks: list[SmokeCheck]
+    discovered: dict[str, str] = field(default_factory=dict)  # module -> distribution, when discovery ran
+    distributions: list[str] = field(default_factory=list)  # canonical names of the image's own distributions
 
     @property
     def ok(self) -> bool:
@@ -152,13 +161,15 @@ class ContainerRunner:
         except Exception as err:
             raise EnvironmentMissing(f"Docker engine not reachable: {str(err).splitlines()[0][:120]}", hint="buildopt doctor") from None
         self.run_id = run_id or uuid.uuid4().hex[:8]
-        self._count = 0
+        self._names = itertools.count(1)  # next() is atomic: smoke checks run from several threads
         self.live: set[str] = set()
+        self.closed = False  # set by cleanup(): a check still running in a thread starts no new container
 
     def run(self, image: str, command: list[str], *, spec: SmokeSpec, entrypoint: list[str] | None = None,
             network: str = "none", ports: dict | None = None, detach_for_probe: bool = False):
-        self._count += 1
-        name = f"{CONTAINER_PREFIX}-{self.run_id}-{self._count}"
+        if self.closed:
+            raise RuntimeError("smoke tests cancelled")
+        name = f"{CONTAINER_PREFIX}-{self.run_id}-{next(self._names)}"
         container = self.client.containers.create(
             image,
             command=command,
@@ -175,7 +186,10 @@ class ContainerRunner:
             container.start()
             return container
         try:
-            container.start()
+            try:
+                container.start()
+            except Exception as err:  # e.g. no `python` or `/bin/sh` in the image: a failed check, not a crash
+                return 127, f"container did not start: {str(err).splitlines()[0][:200] if str(err) else type(err).__name__}"
             try:
                 status = container.wait(timeout=spec.timeout_s)
                 code = status.get("StatusCode", -1)
@@ -195,63 +209,116 @@ class ContainerRunner:
 
     def cleanup(self) -> None:
         """Remove anything left over from this run (called on Ctrl-C and at exit)."""
-        for container in self.client.containers.list(all=True, filters={"label": f"buildopt.smoke={self.run_id}"}):
+        self.closed = True
+        try:
+            # sparse: no inspect per container, which would fail for one a smoke thread removes meanwhile
+            leftovers = self.client.containers.list(all=True, sparse=True, filters={"label": f"buildopt.smoke={self.run_id}"})
+        except Exception:  # the engine went away: nothing more can be removed from here
+            return
+        for container in leftovers:
             self.remove(container)
 
 
 def discover_imports(runner: ContainerRunner, image: str, spec: SmokeSpec, exclude_dists: list[str] = ()) -> list[str]:
-    """Top-level modules of the image's own distributions that actually import there.
-
-    `exclude_dists` (canonical names) are left out: e.g. the CUDA wheels that the optimized variant drops
-    on purpose, whose modules can't be expected to import there.
-    """
-    code, output = runner.run(image, ["-c", _DISCOVER, json.dumps(sorted(exclude_dists))], entrypoint=["python"], spec=spec)
-    if code != 0:
-        return []
-    try:
-        candidates = json.loads(output.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return []
-    results = _import_results(runner, image, candidates, spec)
-    return [name for name, (ok, _, _) in results.items() if ok]
+    """Top-level modules of the image's own distributions that actually import there, leaving out the
+    modules of `exclude_dists` (canonical names)."""
+    probe = _probe(runner, image, spec, [], discover=True)
+    excluded = set(exclude_dists)
+    return [name for name, dist in probe.discovered.items()
+            if dist not in excluded and probe.imports.get(name, (False,))[0]]
 
 
-def run_smoke(runner: ContainerRunner, image: str, spec: SmokeSpec, imports: list[str]) -> SmokeResult:
-    checks: list[SmokeCheck] = []
-    user, uid = _image_user(runner, image, spec)
-    checks.append(SmokeCheck("user", "runs as non-root", uid not in (None, 0), f"uid {uid} ({user or 'root'})") if spec.require_non_root
-                  else SmokeCheck("user", "user", True, f"uid {uid} ({user or 'root'})"))
-    if imports:
-        results = _import_results(runner, image, imports, spec)
-        for name in imports:
-            ok, detail, seconds = results.get(name, (False, "not run (container failed or timed out)", 0.0))
-            checks.append(SmokeCheck("import", name, ok, detail, seconds))
-    for command in [*spec.commands, *spec.same_output]:
-        started = time.monotonic()
-        code, output = runner.run(image, ["-c", command], entrypoint=["/bin/sh"], spec=spec)
-        last = output.strip().splitlines()[-1] if output.strip() else ""
-        detail = "timed out" if code is None else f"exit {code}: {last[:200]}"
-        checks.append(SmokeCheck("command", command, code == 0, detail, time.monotonic() - started, output=last))
+def run_smoke(runner: ContainerRunner, image: str, spec: SmokeSpec, imports: list[str], *,
+              discover: bool = False, workers: int | None = None) -> SmokeResult:
+    """The checks of one image. With `discover`, the modules of the image's distributions are imported
+    too (see `shared_imports` to keep the same set in every variant). The import probe and the commands
+    run side by side, `workers` containers at a time (default: all of them, at most 4)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    user = runner.client.images.get(image).attrs.get("Config", {}).get("User") or ""
+    commands = [*spec.commands, *spec.same_output]
+    workers = workers or min(4, 1 + len(commands))
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="buildopt-smoke") as pool:
+        probe_future = pool.submit(_probe, runner, image, spec, imports, discover)
+        command_futures = [pool.submit(_run_command, runner, image, spec, command) for command in commands]
+        probe = probe_future.result()
+        command_checks = [future.result() for future in command_futures]
+    uid = probe.uid if probe.uid is not None else _shell_uid(runner, image, spec)
+    checks = [SmokeCheck("user", "runs as non-root", uid not in (None, 0), f"uid {uid} ({user or 'root'})") if spec.require_non_root
+              else SmokeCheck("user", "user", True, f"uid {uid} ({user or 'root'})")]
+    checks += [probe.check(name) for name in dict.fromkeys([*imports, *probe.discovered])]
+    checks += command_checks
     if spec.http:
         checks.append(_http_probe(runner, image, spec))
-    return SmokeResult(image=image, user=user, uid=uid, checks=checks)
+    return SmokeResult(image=image, user=user, uid=uid, checks=checks, discovered=probe.discovered,
+                       distributions=probe.distributions)
 
 
-def _import_results(runner: ContainerRunner, image: str, names: list[str], spec: SmokeSpec) -> dict:
-    code, output = runner.run(image, ["-c", _IMPORT_EACH, json.dumps(names)], entrypoint=["python"], spec=spec)
+def shared_imports(reference: SmokeResult, other: SmokeResult | None, configured: list[str]) -> list[str]:
+    """The imports every variant is held to: the configured ones, plus the discovered modules that import
+    in the reference image and whose distribution the other image also installs. A distribution only the
+    reference has (CUDA wheels, extras the optimizer dropped) is the diff's news, not a smoke failure."""
+    passed = {check.name for check in reference.checks if check.kind == "import" and check.ok}
+    present = set(other.distributions) if other is not None and other.discovered else None
+    derived = [name for name, dist in reference.discovered.items()
+               if name in passed and (present is None or dist in present)]
+    return list(dict.fromkeys([*configured, *derived]))
+
+
+def align_imports(runner: ContainerRunner, result: SmokeResult, spec: SmokeSpec, imports: list[str]) -> None:
+    """Keep exactly `imports` as the import checks of `result`, in that order, importing any it lacks."""
+    have = {check.name: check for check in result.checks if check.kind == "import"}
+    missing = [name for name in imports if name not in have]
+    if missing:
+        probe = _probe(runner, result.image, spec, missing, discover=False)
+        have.update({name: probe.check(name) for name in missing})
+    first = next((i for i, check in enumerate(result.checks) if check.kind == "import"), None)
+    others = [check for check in result.checks if check.kind != "import"]
+    at = first if first is not None else min(1, len(others))
+    result.checks = others[:at] + [have[name] for name in imports] + others[at:]
+
+
+@dataclass
+class _Probe:
+    uid: int | None
+    imports: dict[str, tuple[bool, str, float]]
+    discovered: dict[str, str]
+    distributions: list[str]
+    failure: str = ""
+
+    def check(self, name: str) -> SmokeCheck:
+        ok, detail, seconds = self.imports.get(name, (False, self.failure or "not run (container failed or timed out)", 0.0))
+        return SmokeCheck("import", name, ok, detail, seconds)
+
+
+def _probe(runner: ContainerRunner, image: str, spec: SmokeSpec, imports: list[str], discover: bool) -> _Probe:
+    request = json.dumps({"imports": list(imports), "discover": discover})
+    code, output = runner.run(image, ["-c", _PROBE, request], entrypoint=["python"], spec=spec)
     for line in output.splitlines():
         if line.startswith("BUILDOPT-RESULT "):
-            return {name: tuple(value) for name, value in json.loads(line[len("BUILDOPT-RESULT "):]).items()}
-    return {}
+            data = json.loads(line[len("BUILDOPT-RESULT "):])
+            return _Probe(uid=data.get("uid"), imports={k: tuple(v) for k, v in data["imports"].items()},
+                          discovered=data.get("modules", {}), distributions=data.get("dists", []))
+    last = output.strip().splitlines()[-1][:200] if output.strip() else ""
+    reason = "timed out" if code is None else f"python probe failed (exit {code}): {last}"
+    return _Probe(uid=None, imports={}, discovered={}, distributions=[], failure=reason)
 
 
-def _image_user(runner: ContainerRunner, image: str, spec: SmokeSpec) -> tuple[str, int | None]:
-    user = runner.client.images.get(image).attrs.get("Config", {}).get("User") or ""
+def _run_command(runner: ContainerRunner, image: str, spec: SmokeSpec, command: str) -> SmokeCheck:
+    started = time.monotonic()
+    code, output = runner.run(image, ["-c", command], entrypoint=["/bin/sh"], spec=spec)
+    last = output.strip().splitlines()[-1] if output.strip() else ""
+    detail = "timed out" if code is None else f"exit {code}: {last[:200]}"
+    return SmokeCheck("command", command, code == 0, detail, time.monotonic() - started, output=last)
+
+
+def _shell_uid(runner: ContainerRunner, image: str, spec: SmokeSpec) -> int | None:
+    """The uid when the image has no usable Python."""
     code, output = runner.run(image, ["-c", "id -u"], entrypoint=["/bin/sh"], spec=spec)
     try:
-        return user, int(output.strip().splitlines()[-1]) if code == 0 else None
+        return int(output.strip().splitlines()[-1]) if code == 0 else None
     except (ValueError, IndexError):
-        return user, None
+        return None
 
 
 def _http_probe(runner: ContainerRunner, image: str, spec: SmokeSpec) -> SmokeCheck:

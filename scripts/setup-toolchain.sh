@@ -81,7 +81,8 @@ ensure_base_image() {
   log "registry unreachable: building a $BASE_IMAGE stand-in with debootstrap (about a minute)"
   have debootstrap || { apt_update_once; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
   local rootfs; rootfs=$(mktemp -d)
-  trap 'rm -rf "$rootfs"' RETURN
+  # Expanded now and cleared when it fires: a RETURN trap outlives the function and `rootfs` is local.
+  trap "rm -rf '$rootfs'; trap - RETURN" RETURN
   debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,python-is-python3,ca-certificates \
     bookworm "$rootfs" >"$STATE/debootstrap.log" 2>&1
   cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"

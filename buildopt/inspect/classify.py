@@ -64,7 +64,7 @@ def dir_usage(final: dict[str, tuple]) -> dict[str, DirUsage]:
 _MODEL_EXTENSIONS = {
     ".safetensors": "safetensors", ".gguf": "gguf", ".ggml": "ggml", ".onnx": "onnx", ".ckpt": "checkpoint",
     ".pt": "pytorch", ".pth": "pytorch", ".keras": "keras", ".tflite": "tflite", ".h5": "keras-h5",
-    ".mlmodel": "coreml", ".ot": "pytorch",
+    ".mlmodel": "coreml", ".ot": "pytorch", ".jit": "torchscript",  # silero-vad's silero_vad.jit, torch.jit.save output
 }
 # Directory names that make a *.bin (or *.h5) a weight file rather than any binary blob.
 _MODEL_DIR = re.compile(r"(^|/)(models?|checkpoints?|weights|huggingface|hub|\.cache/torch|models--[^/]+)(/|$)", re.IGNORECASE)

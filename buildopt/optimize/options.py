@@ -15,6 +15,7 @@ class OptimizeOptions:
     slim_base: bool = True  # run on `python:X-slim` when the original used the full image
     torch_index_url: str = DEFAULT_TORCH_INDEX_URL  # default of the TORCH_INDEX_URL build arg
     uid: int = DEFAULT_UID
+    trim: bool = True  # leave test suites (and torch's C++ tests and headers) out of the venv
     output_name: str = "Dockerfile.optimized"  # how the compose snippet refers to the Dockerfile
     output_dir: str | None = None  # where the outputs go, for relative paths in the compose snippet
 

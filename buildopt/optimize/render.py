@@ -17,7 +17,7 @@ from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound
 
 from .options import OptimizeOptions
 from .plan import MODELS_DIR, OptimizationPlan
-from .transforms import TORCH_ARG
+from .transforms import TORCH_ARG, TORCH_KEEP_BINARIES, TORCH_TRIM_DIRS
 
 SERVICE_TEMPLATE = "python-service.Dockerfile.j2"
 ML_TEMPLATE = "python-ml.Dockerfile.j2"
@@ -81,6 +81,11 @@ def render_dockerfile(plan: OptimizationPlan, options: OptimizeOptions) -> str:
         "owned_dirs": plan.owned_dirs,
         "runtime_steps": [step.render() for step in plan.runtime_steps],
         "tail": plan.tail,
+        "trim_test_dirs": plan.trim_test_dirs,
+        "trim_torch": plan.trim_torch,
+        "trim_pip": plan.trim_pip,
+        "trim_torch_dirs": TORCH_TRIM_DIRS,
+        "torch_keep_binaries": TORCH_KEEP_BINARIES,
         "healthcheck": plan.healthcheck.render() if plan.healthcheck else None,
         "entrypoint": plan.entrypoint,
         "cmd": plan.cmd,

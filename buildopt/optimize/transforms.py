@@ -331,6 +331,33 @@ def pip_no_cache(plan: OptimizationPlan, options: OptimizeOptions) -> list[Chang
                    lines=sorted(set(lines)))]
 
 
+# -- trimming the venv ----------------------------------------------------------------------------------
+# Inside the venv's site-packages, what no running service reads. torch's wheel ships its C++ unit tests
+# (torch/test, torch/bin/test_*: ~125 MB for 2.13.0+cpu) and C++ headers (torch/include, ~39 MB) that only
+# extension builds use, and the runtime stage has no compiler anyway. torch_shm_manager stays: torch's
+# multiprocessing uses it.
+TORCH_TRIM_DIRS = ("test", "include")  # under site-packages/torch
+TORCH_KEEP_BINARIES = ("torch_shm_manager",)
+
+
+def trim_venv(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change]:
+    if not options.trim or not plan.pip_commands:
+        return []
+    plan.trim_test_dirs = True
+    described = ["test suites (site-packages/*/tests)"]
+    runtime_text = " ".join([*(step.render() for step in plan.runtime_steps), plan.cmd or "", plan.entrypoint or "",
+                             plan.healthcheck.render() if plan.healthcheck else ""])
+    if not re.search(r"\bpip3?\b", runtime_text):
+        plan.trim_pip = True  # nothing at run time installs packages; pip is ~16 MB of the venv
+        described.append("pip itself")
+    if any(name in TORCH_PACKAGES or name in TORCH_DEPENDENTS for name in plan.python_packages) or plan.torch_index:
+        plan.trim_torch = True
+        described.append("torch's C++ test binaries and headers (torch/test, torch/bin except torch_shm_manager, "
+                         "torch/include)")
+    return [Change([], f"the venv leaves out {' and '.join(described)}: files no running service reads "
+                       f"(keep them with --no-trim)")]
+
+
 # -- apt ------------------------------------------------------------------------------------------------
 def apt_hygiene(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change]:
     if not plan.apt_packages:
@@ -509,6 +536,7 @@ TRANSFORMS: list[Transform] = [
     Transform("core-install", ("BO108",), core_install, "`pip install -e .[all]` -> `pip install .`"),
     Transform("uv-no-dev", (), uv_no_dev, "uv sync --no-dev when the project has a dev dependency group"),
     Transform("pip-no-cache", ("BO105",), pip_no_cache, "pip install --no-cache-dir (uv: --no-cache)"),
+    Transform("trim-venv", (), trim_venv, "test suites, and torch's C++ tests and headers, left out of the venv"),
     Transform("apt-hygiene", ("BO106", "BO107"), apt_hygiene, "--no-install-recommends, apt-get clean and lists removed"),
     Transform("deps-first", ("BO115",), deps_before_app, "requirement files copied and installed before the app files"),
     Transform("non-root", ("BO101", "BO119"), non_root_user, "a user with a fixed uid owning the app and writable dirs"),

@@ -15,6 +15,7 @@ from tabulate import tabulate
 
 from .. import __version__
 from ..units import format_size
+from .findings import sarif_level
 
 SCHEMA = "buildopt.compare/v1"
 COMMENT_MARKER = "<!-- buildopt-compare-report -->"
@@ -64,6 +65,7 @@ def compare_document(result) -> dict:
             "total_s": round(result.duration_s, 2),
             "builds_s": {v.name: round(v.build.duration_s, 2) for v in result.variants if v.build},
             "overhead_s": round(result.overhead_s, 2),
+            "stages_s": result.stage_timings,
         },
     }
 
@@ -112,6 +114,18 @@ def _variant_doc(variant) -> dict:
             "method": getattr(scan, "method", None),
         }
         doc["secrets"] = len(getattr(scan, "secrets", []))
+        doc["secret_items"] = [
+            {"rule": item.rule_id, "category": item.category, "severity": item.severity, "title": item.title,
+             "path": item.target, "line": item.start_line}
+            for item in getattr(scan, "secrets", [])
+        ]
+        doc["misconfigurations"] = [
+            {"id": item.id, "title": item.title, "severity": item.severity, "message": item.message,
+             "target": item.target, "resolution": item.resolution}
+            for item in getattr(scan, "misconfigurations", [])
+        ]
+        doc["scanners"] = list(getattr(scan, "scanners", ()))
+        doc["java_skipped"] = bool(getattr(scan, "java_skipped", False))
     else:
         doc["vulnerabilities"] = None
         doc["scan_error"] = variant.scan_error
@@ -224,8 +238,19 @@ def render_table(doc: dict) -> str:
                         format_size(row["delta"], signed=True)) for row in doc["attribution"] if row["delta"]]
         text += "\n\nWhere the bytes went\n" + tabulate(attribution, headers=("group", "original", "optimized", "change"),
                                                       tablefmt="simple")
+    notes = _scan_notes(doc)
+    if notes:
+        text += "\n\n" + "\n".join(notes)
     text += "\n\n" + _verdict_line(doc)
     return text + "\n"
+
+
+def _scan_notes(doc: dict) -> list[str]:
+    skipped = [name for name, variant in doc["variants"].items() if variant.get("java_skipped")]
+    if not skipped:
+        return []
+    return [f"Note: Java archives (*.jar...) in the {' and '.join(skipped)} image were not scanned: the offline "
+            f"trivy cache has no Java DB."]
 
 
 def render_markdown(doc: dict) -> str:
@@ -246,6 +271,7 @@ def render_markdown(doc: dict) -> str:
         f"| build time | {_seconds(o)} | {_seconds(p)} | |",
         "",
     ]
+    lines += [*(_scan_notes(doc)), ""] if _scan_notes(doc) else []
     if doc["verdict"]["failures"]:
         lines += ["### Budget", ""]
         lines += [f"- ❌ **{_md(f['key'])}** ({f['variant']}): {_md(f['actual'])} against {_md(f['limit'])}. {_md(f['reason'])}"
@@ -284,11 +310,16 @@ def render_markdown(doc: dict) -> str:
 
 def render_sarif(doc: dict) -> str:
     """Dockerfile findings and the shipped image's vulnerabilities, for GitHub code scanning."""
+    from ..rules import all_rules
+    from .findings import SARIF_SCHEMA, sarif_rule
+
+    catalog = {rule.id: rule for rule in all_rules()}
     dockerfile = doc["dockerfile"]
     rules: dict[str, dict] = {}
     results = []
     for finding in doc["findings"]:
-        rules.setdefault(finding["rule"], {
+        known = catalog.get(finding["rule"])
+        rules.setdefault(finding["rule"], sarif_rule(known) if known else {
             "id": finding["rule"], "name": finding["slug"],
             "shortDescription": {"text": finding["slug"]},
             "help": {"text": finding["fix"] or finding["message"]},
@@ -311,7 +342,7 @@ def render_sarif(doc: dict) -> str:
             "locations": [_location(dockerfile, 1)],
         })
     sarif = {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {"name": "buildopt", "version": doc["buildopt_version"],
@@ -397,8 +428,7 @@ def _verdict_line(doc: dict) -> str:
 
 
 def _sarif_level(severity: str) -> str:
-    return {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note",
-            "unknown": "note"}.get(severity.lower(), "warning")
+    return "note" if severity.lower() == "unknown" else sarif_level(severity)
 
 
 def _location(uri: str, line: int) -> dict:

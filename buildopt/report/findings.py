@@ -136,6 +136,27 @@ def _artifact_uri(file: str, root: Path | None) -> str:
     return Path(relative).as_posix()
 
 
+def sarif_level(severity: str) -> str:
+    return _SARIF_LEVEL.get(str(severity).lower(), "warning")
+
+
+def sarif_rule(rule) -> dict:
+    """One analyze rule as SARIF's tool.driver.rules entry (shared with compare's SARIF)."""
+    severity = str(rule.severity)
+    tags = ["dockerfile", "security" if rule.id in _SECURITY_RULES else "maintainability"]
+    return {
+        "id": rule.id,
+        "name": rule.slug,
+        "shortDescription": {"text": rule.title},
+        "fullDescription": {"text": f"{rule.title}. Checks: {rule.scope}."},
+        "help": {"text": rule.fix, "markdown": rule.fix},
+        "helpUri": rule_help_uri(rule.id, rule.slug),
+        "defaultConfiguration": {"level": _SARIF_LEVEL[severity]},
+        "properties": {"tags": tags, "precision": "high", "security-severity": _SECURITY_SEVERITY[severity],
+                       "problem.severity": _SARIF_LEVEL[severity]},
+    }
+
+
 def to_sarif(result, *, root: Path | None = None) -> dict:
     """SARIF 2.1.0 as GitHub code scanning reads it: every rule in tool.driver.rules, one result per finding
     with a location relative to `root` (default: the working directory, i.e. the repository root in CI)."""
@@ -144,21 +165,7 @@ def to_sarif(result, *, root: Path | None = None) -> dict:
 
     rules = all_rules()
     index = {rule.id: i for i, rule in enumerate(rules)}
-    driver_rules = []
-    for rule in rules:
-        severity = str(rule.severity)
-        tags = ["dockerfile", "security" if rule.id in _SECURITY_RULES else "maintainability"]
-        driver_rules.append({
-            "id": rule.id,
-            "name": rule.slug,
-            "shortDescription": {"text": rule.title},
-            "fullDescription": {"text": f"{rule.title}. Checks: {rule.scope}."},
-            "help": {"text": rule.fix, "markdown": rule.fix},
-            "helpUri": rule_help_uri(rule.id, rule.slug),
-            "defaultConfiguration": {"level": _SARIF_LEVEL[severity]},
-            "properties": {"tags": tags, "precision": "high", "security-severity": _SECURITY_SEVERITY[severity],
-                           "problem.severity": _SARIF_LEVEL[severity]},
-        })
+    driver_rules = [sarif_rule(rule) for rule in rules]
     uri = _artifact_uri(result.file, root) if result.file != "<string>" else "Dockerfile"
     results = []
     for finding in result.findings:

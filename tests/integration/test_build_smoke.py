@@ -92,3 +92,14 @@ def test_smoke_fails_for_missing_import_and_root(docker_engine):
     assert failed == {"user", "import", "command"}
     assert result.uid == 0
     assert _containers_of(runner.run_id) == ""
+
+
+def test_smoke_of_an_image_without_python_fails_checks_instead_of_crashing(build_image):
+    image = build_image(f"FROM {BASE_IMAGE}\nRUN rm -f /usr/bin/python3* /usr/bin/python /usr/local/bin/python*\n",
+                        name="no-python")
+    runner = ContainerRunner()
+    result = run_smoke(runner, image, SmokeSpec(timeout_s=60), ["json"], discover=True)
+    [check] = [c for c in result.checks if c.kind == "import"]
+    assert not check.ok and "did not start" in check.detail
+    assert result.uid == 0  # from `id -u` through /bin/sh, since there is no python to ask
+    assert _containers_of(runner.run_id) == ""

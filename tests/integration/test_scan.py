@@ -179,3 +179,36 @@ def test_dockerfile_config_checks(trivy_bin, fixture_trivy_cache):
     by_id = {m.id: m for m in found}
     assert by_id["DS-0001"].start_line == 2 and by_id["DS-0010"].severity == "CRITICAL"
     assert "DS-0002" in by_id  # no USER
+
+
+def jar_bytes() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+        archive.writestr("META-INF/maven/org.example/demo/pom.properties", "groupId=org.example\nartifactId=demo\nversion=1.0\n")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("method", [pytest.param("rootfs-overlay", marks=needs_root), "image"])
+def test_offline_scan_of_an_image_with_java_archives_works_without_a_java_db(build_image, options, method):
+    """Without the skip, trivy 0.76 fails the whole scan: "--skip-java-db-update cannot be specified on the
+    first run" (seen on the rag-anything original, which holds LibreOffice's jars)."""
+    image = build_image(f"FROM {BASE_IMAGE}\nCOPY demo.jar /opt/lib/demo.jar\n", {"demo.jar": jar_bytes()}, name="scan-jar")
+    result = scan_image(image, options(method=method))
+    assert result.java_skipped
+    assert any(v.id.startswith("CVE-2099-") for v in result.vulnerabilities)  # the OS packages were still scanned
+
+
+def test_secrets_inside_installed_packages_are_left_out_unless_asked(build_image, options):
+    token = "ghp" + "_R4nd0mLo0k1ngT0k3nV4lu3F0rT3st1ngXyZ"
+    image = build_image(
+        f"FROM {BASE_IMAGE}\nCOPY app.env /srv/app/app.env\nCOPY pkg.py /opt/venv/lib/python3.11/site-packages/pkg/pkg.py\n",
+        {"app.env": f"GITHUB_TOKEN={token}\n", "pkg.py": f"TOKEN = '{token}'\n"}, name="scan-secret-scope")
+    default = scan_image(image, options(scanners=("vuln", "secret")))
+    everywhere = scan_image(image, options(scanners=("vuln", "secret"), package_secrets=True))
+    assert {s.target for s in default.secrets} == {"/srv/app/app.env"}
+    assert {s.target for s in everywhere.secrets} == {"/srv/app/app.env", "/opt/venv/lib/python3.11/site-packages/pkg/pkg.py"}
+    assert default.vulnerability_keys == everywhere.vulnerability_keys and default.vulnerabilities

@@ -112,3 +112,10 @@ def test_attribution_gives_every_visible_byte_one_group():
     assert groups == {"cuda_wheels": 4000, "triton": 700, "torch": 900, "python_packages": 50, "model_files": 333,
                       "caches": 20, "build_toolchain": 11, "system_packages": 22, "other": 5}
     assert sum(groups.values()) == sum(record[1] for record in final.values())
+
+
+def test_torchscript_jit_files_are_models():
+    from buildopt.inspect.classify import model_format
+
+    assert model_format("models/silero-vad/silero_vad.jit") == "torchscript"
+    assert model_format("opt/venv/lib/python3.11/site-packages/jit/__init__.py") is None

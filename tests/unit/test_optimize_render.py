@@ -64,6 +64,9 @@ ENV VIRTUAL_ENV=/opt/venv PATH="/opt/venv/bin:$PATH"
 WORKDIR /srv
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
+# Not needed at run time: test suites, pip (`buildopt optimize --no-trim` keeps them).
+RUN find /opt/venv -type d -name tests -path '*/site-packages/*' -prune -exec rm -rf {} + \\
+    && rm -rf /opt/venv/lib/python*/site-packages/pip /opt/venv/lib/python*/site-packages/pip-*.dist-info /opt/venv/bin/pip /opt/venv/bin/pip3*
 
 FROM python:3.11-slim AS runtime
 ENV PATH="/opt/venv/bin:$PATH"
@@ -82,3 +85,19 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 CMD ["py
 ENTRYPOINT ["python"]
 CMD ["main.py"]
 """
+
+
+def test_trim_is_torch_aware_and_can_be_turned_off():
+    text = "FROM python:3.11-slim\nRUN pip install torch fastapi\nCMD [\"python\", \"x.py\"]\n"
+    trimmed = optimize(parse_string(text)).text
+    assert "-name tests -path '*/site-packages/*'" in trimmed
+    assert 'rm -rf "$torch/test" "$torch/include"' in trimmed and "! -name torch_shm_manager" in trimmed
+    plain = optimize(parse_string("FROM python:3.11-slim\nRUN pip install flask\n")).text
+    assert "-name tests" in plain and "$torch" not in plain
+    kept = optimize(parse_string(text), options=OptimizeOptions(trim=False)).text
+    assert "-name tests" not in kept and "$torch" not in kept and "site-packages/pip " not in kept
+    assert "site-packages/pip " in trimmed
+    # pip stays when something at run time calls it
+    runtime_pip = optimize(parse_string("FROM python:3.11-slim\nRUN pip install flask\nCMD pip list && python app.py\n")).text
+    assert "-name tests" in runtime_pip and "site-packages/pip " not in runtime_pip
+    parse_string(trimmed)
