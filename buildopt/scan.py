@@ -115,7 +115,7 @@ class ScanResult:
     trivy_version: str
     scanners: tuple[str, ...] = DEFAULT_SCANNERS  # what was looked for: no "secret" here means secrets weren't measured
     fallback_reason: str | None = None  # why the fast path wasn't used (method "image" under "auto")
-    java_skipped: bool = False  # Java archives not analyzed: offline with no Java DB in the cache
+    java_skipped: bool = False  # Java archives (if the image has any) not analyzed: offline with no Java DB
     package_secrets: bool = False  # secrets were also looked for inside installed packages (PACKAGE_DIRS)
 
     @property

@@ -125,7 +125,8 @@ def _variant_doc(variant) -> dict:
             for item in getattr(scan, "misconfigurations", [])
         ]
         doc["scanners"] = list(getattr(scan, "scanners", ()))
-        doc["java_skipped"] = bool(getattr(scan, "java_skipped", False))
+        # Only worth saying when the image holds Java archives that trivy would otherwise have read.
+        doc["java_skipped"] = bool(getattr(scan, "java_skipped", False)) and _has_java_archives(profile)
     else:
         doc["vulnerabilities"] = None
         doc["scan_error"] = variant.scan_error
@@ -154,6 +155,13 @@ def _variant_doc(variant) -> dict:
     else:
         doc["budget"] = None
     return doc
+
+
+def _has_java_archives(profile) -> bool:
+    from ..scan import JAVA_ARCHIVE_GLOBS
+
+    suffixes = tuple(glob.removeprefix("**/*") for glob in JAVA_ARCHIVE_GLOBS)
+    return profile is not None and any(entry.path.endswith(suffixes) for entry in profile.files)
 
 
 def _finding_doc(finding) -> dict:

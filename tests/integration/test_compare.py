@@ -57,8 +57,11 @@ def test_both_variants_built_and_smoke_tested(tight):
     assert original["smoke"]["passed"] and optimized["smoke"]["passed"], (original["smoke"], optimized["smoke"])
     imports = {c["name"] for c in optimized["smoke"]["checks"] if c["kind"] == "import"}
     assert {"telegram", "tabulate", "bot"} <= imports
+    assert report["smoke_imports"] == [c["name"] for c in original["smoke"]["checks"] if c["kind"] == "import"]
     assert original["runs_as_root"] and not optimized["runs_as_root"]
     assert optimized["smoke"]["uid"] not in (0, None)
+    assert not original["java_skipped"] and not optimized["java_skipped"]  # no jars in this app
+    assert set(report["timings"]["stages_s"]["original"]) == {"inspect_s", "scan_s", "smoke_s"}
 
 
 def test_planted_vulnerabilities_reported_where_the_packages_are(tight):
