@@ -1,7 +1,8 @@
 """Smoke stage: prove an image still works, with the same checks in every variant.
 
-- imports: derived from the distributions installed in the reference image (top-level modules from
-  their dist-info), keeping only those that import there, plus configured ones;
+- imports: configured ones, plus the top-level modules of the reference image's own distributions (from
+  their dist-info) that import there and whose distribution the other variant installs too
+  (`shared_imports`, then `align_imports` gives every variant exactly that list);
 - configured commands;
 - an optional HTTP probe (port published on 127.0.0.1 only; waits for healthy or a 200);
 - whether the image runs as non-root.
