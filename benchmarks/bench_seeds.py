@@ -338,14 +338,21 @@ hand: the benchmark scripts write them.
 """
 
 
+def splice(text: str, section: str) -> str | None:
+    """`text` with what lies between the bench-seeds markers replaced by `section`; None without markers."""
+    if START not in text or END not in text:
+        return None
+    head, rest = text.split(START, 1)
+    return f"{head}{START}\n{section}\n{END}{rest.split(END, 1)[1]}"
+
+
 def write_doc(section: str) -> None:
     block = f"{START}\n{section}\n{END}"
     if DOC.exists():
         text = DOC.read_text()
-        if START in text and END in text:
-            head, rest = text.split(START, 1)
-            tail = rest.split(END, 1)[1]
-            text = head + block + tail
+        spliced = splice(text, section)
+        if spliced is not None:
+            text = spliced
         else:
             text = text.rstrip("\n") + "\n\n## The audited examples (`make bench-seeds`)\n\n" + block + "\n"
     else:
@@ -385,11 +392,10 @@ def write_readme(outcome: Outcome) -> bool:
     readme = ROOT / "examples" / outcome.app.name / "README.md"
     if section is None or not readme.exists():
         return False
-    text = readme.read_text()
-    if START not in text or END not in text:
+    spliced = splice(readme.read_text(), section)
+    if spliced is None:
         return False
-    head, rest = text.split(START, 1)
-    readme.write_text(f"{head}{START}\n{section}\n{END}{rest.split(END, 1)[1]}")
+    readme.write_text(spliced)
     return True
 
 

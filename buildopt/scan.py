@@ -116,7 +116,6 @@ class ScanResult:
     scanners: tuple[str, ...] = DEFAULT_SCANNERS  # what was looked for: no "secret" here means secrets weren't measured
     fallback_reason: str | None = None  # why the fast path wasn't used (method "image" under "auto")
     java_skipped: bool = False  # Java archives (if the image has any) not analyzed: offline with no Java DB
-    package_secrets: bool = False  # secrets were also looked for inside installed packages (PACKAGE_DIRS)
 
     @property
     def vulnerability_keys(self) -> set[tuple[str, str, str]]:
@@ -208,7 +207,6 @@ def _finish(result: ScanResult, options: ScanOptions) -> ScanResult:
     for (the rootfs method doesn't read them at all)."""
     if not options.package_secrets:
         result.secrets = [secret for secret in result.secrets if not in_package_dir(secret.target)]
-    result.package_secrets = options.package_secrets
     result.java_skipped = _java_skipped(options)
     return result
 

@@ -220,15 +220,6 @@ class ContainerRunner:
             self.remove(container)
 
 
-def discover_imports(runner: ContainerRunner, image: str, spec: SmokeSpec, exclude_dists: list[str] = ()) -> list[str]:
-    """Top-level modules of the image's own distributions that actually import there, leaving out the
-    modules of `exclude_dists` (canonical names)."""
-    probe = _probe(runner, image, spec, [], discover=True)
-    excluded = set(exclude_dists)
-    return [name for name, dist in probe.discovered.items()
-            if dist not in excluded and probe.imports.get(name, (False,))[0]]
-
-
 def run_smoke(runner: ContainerRunner, image: str, spec: SmokeSpec, imports: list[str], *,
               discover: bool = False, workers: int | None = None) -> SmokeResult:
     """The checks of one image. With `discover`, the modules of the image's distributions are imported

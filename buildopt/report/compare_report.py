@@ -279,7 +279,9 @@ def render_markdown(doc: dict) -> str:
         f"| build time | {_seconds(o)} | {_seconds(p)} | |",
         "",
     ]
-    lines += [*(_scan_notes(doc)), ""] if _scan_notes(doc) else []
+    notes = _scan_notes(doc)
+    if notes:
+        lines += [*notes, ""]
     if doc["verdict"]["failures"]:
         lines += ["### Budget", ""]
         lines += [f"- ❌ **{_md(f['key'])}** ({f['variant']}): {_md(f['actual'])} against {_md(f['limit'])}. {_md(f['reason'])}"

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from buildopt.build import BuildRequest, build_all
-from buildopt.smoke import ContainerRunner, HttpProbe, SmokeSpec, discover_imports, run_smoke
+from buildopt.smoke import ContainerRunner, HttpProbe, SmokeSpec, align_imports, run_smoke, shared_imports
 from tests.conftest import BASE_IMAGE, TEST_REPO_PREFIX
 
 pytestmark = pytest.mark.docker
@@ -75,9 +75,10 @@ def test_smoke_passes_imports_user_and_http(built):
     runner = ContainerRunner()
     spec = SmokeSpec(commands=["python -c 'import six; print(six.__version__)'"], http=HttpProbe(8080, "/health", 30),
                      require_non_root=True, timeout_s=60)
-    imports = discover_imports(runner, ok.tag, spec)
+    result = run_smoke(runner, ok.tag, spec, [], discover=True)
+    imports = shared_imports(result, None, [])  # the discovered modules that import there
     assert imports == ["six"]
-    result = run_smoke(runner, ok.tag, spec, imports)
+    align_imports(runner, result, spec, imports)
     assert result.ok, result.checks
     assert result.uid == 10001 and result.non_root
     assert {c.kind for c in result.checks} == {"user", "import", "command", "http"}
