@@ -34,6 +34,7 @@ class BuildRequest:
     cache_to: str | None = None
     no_cache: bool = False
     target: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # set on the image (run labels, see compare.run_labels)
 
 
 @dataclass
@@ -84,6 +85,7 @@ def build_one(request: BuildRequest, on_line: LineCallback | None = None) -> Bui
                 cache_from=[{"type": "registry", "ref": ref} if "=" not in ref else _kv(ref) for ref in request.cache_from] or None,
                 cache_to=_kv(request.cache_to) if request.cache_to and "=" in request.cache_to else request.cache_to,
                 target=request.target,
+                labels=request.labels or {},
                 progress="plain",
                 stream_logs=True,
             )

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .budget import Budget, ImageFacts, Verdict, judge, parse_budgets
 from .build import BuildRequest, BuildResult, build_one, require_buildx
+from .engine import run_labels
 from .errors import BadInput, ExitCode
 from .score import SecurityFacts, SecurityScore, security_score
 from .smoke import (ContainerRunner, SmokeResult, SmokeSpec, align_imports, run_smoke, same_output_checks, shared_imports,
@@ -323,6 +324,7 @@ def _request(options: CompareOptions, variant: Variant, context: Path, tag: str)
         cache_from=list(options.cache_from),
         cache_to=options.cache_to,
         no_cache=options.no_cache,
+        labels=run_labels(),
     )
 
 

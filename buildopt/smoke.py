@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .engine import run_labels
 from .errors import BadInput, EnvironmentMissing
 
 CONTAINER_PREFIX = "buildopt-smoke"
@@ -180,7 +181,7 @@ class ContainerRunner:
             ports=ports or {},
             volumes=_volume_binds(spec),
             environment=spec.env,
-            labels={"buildopt.smoke": self.run_id},
+            labels={"buildopt.smoke": self.run_id, **run_labels()},
         )
         self.live.add(container.id)
         if detach_for_probe:

@@ -22,6 +22,20 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # Every image the tests create carries this prefix and a per-session id; only those are removed.
 TEST_REPO_PREFIX = "buildopt-test"
 SESSION_ID = uuid.uuid4().hex[:8]
+# Every temporary image and container that buildopt creates in this run carries `buildopt.run=<RUN_LABEL>`
+# (subprocesses inherit it), so leftover checks look only at this run's, beside other runs on the engine.
+RUN_LABEL = f"test-{SESSION_ID}"
+os.environ["BUILDOPT_RUN_LABEL"] = RUN_LABEL
+
+
+def own_leftovers() -> tuple[list[str], list[str]]:
+    """(containers, images) this test run created and did not remove."""
+    def ids(*args: str) -> list[str]:
+        out = subprocess.run(["docker", *args, "--filter", f"label=buildopt.run={RUN_LABEL}"],
+                             capture_output=True, text=True, check=True).stdout
+        return out.split()
+
+    return ids("ps", "-aq"), ids("images", "-q")
 
 
 def require(condition: bool, reason: str) -> None:

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from buildopt.report.compare_report import COMMENT_MARKER
-from tests.conftest import BASE_IMAGE, REPO
+from tests.conftest import BASE_IMAGE, REPO, own_leftovers
 from tests.fake_github import FakeGitHub, serve
 from tests.unit.test_github import parse_github_output
 
@@ -231,9 +231,7 @@ def test_failing_budget(failing):
 
 
 def test_no_temporary_images_are_left(passing, failing):
-    leftover = subprocess.run(["docker", "images", "-q", "--filter", "reference=buildopt-tmp/app*"],
-                              capture_output=True, text=True, check=True).stdout.split()
-    assert leftover == []
+    assert own_leftovers() == ([], [])
 
 
 # --- workflow (b): the comment, from the artifact, against a fake API ------------------------------------

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import own_leftovers
+
 pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "examples" / "telegram-bot"
 
 
-def leftovers() -> tuple[str, str]:
-    containers = subprocess.run(["docker", "ps", "-aq", "--filter", "name=buildopt-smoke"], capture_output=True, text=True).stdout
-    images = subprocess.run(["docker", "images", "-q", "buildopt-tmp/*"], capture_output=True, text=True).stdout
-    return containers.strip(), images.strip()
+def leftovers() -> tuple[list[str], list[str]]:
+    return own_leftovers()
 
 
 def compare(tmp_path: Path, cache: Path, budget: str, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
@@ -81,7 +81,7 @@ def test_reports_written_and_nothing_left_behind(tight, tmp_path_factory):
         assert (out / name).is_file(), name
     assert "<!-- buildopt-compare-report -->" in (out / "report.md").read_text()
     assert json.loads((out / "report.sarif").read_text())["version"] == "2.1.0"
-    assert leftovers() == ("", "")
+    assert leftovers() == ([], [])
 
 
 def test_loose_budget_passes(tight, fixture_trivy_cache, tmp_path_factory):
@@ -89,7 +89,7 @@ def test_loose_budget_passes(tight, fixture_trivy_cache, tmp_path_factory):
     result, report = compare(tmp, fixture_trivy_cache, '[budget]\nmax_size = "1GB"\nmax_critical = 5\nmax_layers = 20\n')
     assert result.returncode == 0, result.stderr[-2000:]
     assert report["verdict"]["passed"] and report["verdict"]["failures"] == []
-    assert leftovers() == ("", "")
+    assert leftovers() == ([], [])
 
 
 def test_ctrl_c_during_smoke_tests_cleans_up(docker_engine, trivy_bin, fixture_trivy_cache, tmp_path):
@@ -114,4 +114,16 @@ def test_ctrl_c_during_smoke_tests_cleans_up(docker_engine, trivy_bin, fixture_t
     assert saw_smoke, "compare never reached the smoke stage"
     assert process.returncode == 130, rest[-2000:]
     assert "interrupted" in rest and "Traceback" not in rest
-    assert leftovers() == ("", "")
+    assert leftovers() == ([], [])
+
+
+def test_temporary_images_carry_the_run_label(tight, fixture_trivy_cache, tmp_path):
+    """The leftover checks above can only see what carries this run's label: --keep-images shows they do."""
+    before = set(own_leftovers()[1])
+    result, report = compare(tmp_path, fixture_trivy_cache, '[budget]\nmax_size = "1GB"\n', "--keep-images", "--no-scan")
+    kept = set(own_leftovers()[1]) - before
+    try:
+        assert len(kept) == 2, (kept, result.stderr[-1000:])
+    finally:
+        subprocess.run(["docker", "image", "rm", "-f", *kept], capture_output=True)
+    assert set(own_leftovers()[1]) == before
