@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .budget import Budget, ImageFacts, Verdict, judge, parse_budgets
+from .budget import ImageFacts, Verdict, judge, parse_budgets
 from .build import BuildRequest, BuildResult, build_one, require_buildx
 from .engine import run_labels
 from .errors import BadInput, ExitCode

@@ -9,7 +9,6 @@ parser directives, `# buildopt: ignore=` comments, and one-line errors for bad i
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -244,48 +243,6 @@ def env_pairs(instruction: Instruction) -> dict[str, str]:
     for i in range(0, len(values) - 1, 2):
         pairs[values[i]] = _unquote(values[i + 1])
     return pairs
-
-
-def shell_commands(text: str) -> list[list[str]]:
-    """Split a shell command line into simple commands (argv lists) on &&, ||, ;, | and newlines.
-
-    Tolerant by design: an unclosed quote is valid Dockerfile input, so it falls back to a plain split
-    instead of raising.
-    """
-    lexer = shlex.shlex(text.replace("\\\n", " "), posix=True, punctuation_chars=";&|")
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    lexer.whitespace = " \t\r"
-    commands: list[list[str]] = [[]]
-    try:
-        tokens = list(_with_newlines(lexer))
-    except ValueError:  # unclosed quote: split on separators, then on blanks
-        tokens = []
-        for part in re.split(r"(&&|\|\||;|\||\n)", text.replace("\\\n", " ")):
-            tokens.extend(part.split() if part not in {"&&", "||", ";", "|", "\n"} else [part])
-    for token in tokens:
-        if token and set(token) <= set(";&|\n"):
-            if commands[-1]:
-                commands.append([])
-        elif token and not (not commands[-1] and token in _SHELL_KEYWORDS):
-            commands[-1].append(token)
-    return [cmd for cmd in commands if cmd]
-
-
-# Words that only introduce the real command: `if x; then pip install ...` runs `pip install ...`.
-_SHELL_KEYWORDS = frozenset({"then", "do", "else", "elif", "if", "while", "until", "{", "(", "!", "time", "exec", "sudo"})
-
-
-def _with_newlines(lexer: shlex.shlex):
-    # shlex has no newline token; treat newlines as separators by splitting the stream first.
-    source = lexer.instream.read()
-    for i, part in enumerate(source.split("\n")):
-        if i:
-            yield "\n"
-        sub = shlex.shlex(part, posix=True, punctuation_chars=";&|")
-        sub.whitespace_split = True
-        sub.commenters = ""
-        yield from sub
 
 
 def _unquote(value: str) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ast
 
-from .dockerfile import Instruction, shell_commands
+from .dockerfile import Instruction
+from .shell import split_commands
 
 _ALWAYS_OK = frozenset({"true", "/bin/true", "/usr/bin/true", ":"})
 _HARMLESS_MODULES = frozenset({"sys", "os"})
@@ -65,7 +66,7 @@ def shell_trivial(text: str) -> bool:
     for tail in ("|| true", "|| exit 0", "|| :", "; exit 0", "|| /bin/true", "; true"):
         if compact.endswith(tail):
             return True
-    commands = shell_commands(stripped)
+    commands = split_commands(stripped)
     if not commands:
         return True
     return all(_command_trivial(argv) for argv in commands)

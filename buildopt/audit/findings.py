@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import NamedTuple
 
-from .. import estimates
-from ..dockerfile import shell_commands
+from .. import estimates, shell
 from ..healthcheck import healthcheck_kind
+from ..knowledge import (MODEL_CACHE_ENV, MODEL_DOWNLOAD_CALL, RUST_GO, WEIGHT_TOKEN, heavy_runtime, is_compiler_package,
+                         model_download)
 from ..rules.catalog import Severity
 from ..score import SecurityFacts
 from ..units import format_size
@@ -75,16 +76,6 @@ class Finding:
 
 
 # --- what build steps reveal --------------------------------------------------------------------------
-_TOOLCHAIN_PACKAGES = re.compile(
-    r"^(build-essential|gcc|g\+\+|clang|make|cmake|gfortran|ninja-build|autoconf|automake|libtool|cargo|rustc"
-    r"|git|alpine-sdk|musl-dev|gcc-c\+\+|(gcc|g\+\+|clang)-\d+)$")
-_HEAVY_PACKAGES = re.compile(r"^(libreoffice(-.+)?|texlive(-.+)?|chromium(-.+)?|default-jdk(-headless)?|"
-                             r"openjdk-\d+-jdk(-headless)?|default-jre(-headless)?|openjdk-\d+-jre(-headless)?)$")
-_INSTALLERS = {"apt-get": "install", "apt": "install", "apk": "add", "yum": "install", "dnf": "install",
-               "microdnf": "install"}
-_MODEL_DOWNLOAD = re.compile(
-    r"(huggingface-cli\s+download|\bhf\s+download|snapshot_download|hf_hub_download|from_pretrained|"
-    r"load_model\(|spacy\s+download|nltk\.download|download_model|\.(safetensors|gguf|onnx|pt|pth|ckpt)\b)", re.IGNORECASE)
 _MODEL_COPY = re.compile(r"^(COPY|ADD)\b.*\b(models?|weights|checkpoints?|huggingface)\b", re.IGNORECASE)
 _ML_WORDS = re.compile(r"\b(torch|tensorflow|transformers|onnxruntime|sentence-transformers|whisperx?|vllm|diffusers|"
                        r"llama|jax|keras|paddle|ultralytics)\b", re.IGNORECASE)
@@ -94,8 +85,13 @@ _RUST_DIRS = ("/root/.rustup", "/root/.cargo", "/usr/local/rustup", "/usr/local/
 _MODEL_CACHE_DIRS = ("/root/.cache/huggingface", "/root/.cache/torch", "/root/.cache/whisper")
 _BROAD_DIRS = frozenset({"", "/app", "/opt", "/usr", "/usr/local", "/home", "/root", "/srv", "/var", "/tmp", "/etc",
                          "/code", "/src", "/workspace"})
-_MODEL_CACHE_ENV = ("HF_HOME", "HF_HUB_CACHE", "TRANSFORMERS_CACHE", "TORCH_HOME", "SENTENCE_TRANSFORMERS_HOME")
 _CUDA_ENV = ("CUDA_VERSION", "NVIDIA_REQUIRE_CUDA", "NV_CUDA_LIB_VERSION", "CUDA_HOME")
+
+
+def _is_toolchain(package: str) -> bool:
+    """Compilers, Rust and git: what a build needs and a running service doesn't (-dev headers aside: too small to
+    matter in a history-level estimate)."""
+    return is_compiler_package(package) or package in RUST_GO or package == "git"
 
 
 @dataclass(frozen=True)
@@ -120,24 +116,20 @@ def step_facts(created_by: str, env: dict[str, str] | None = None) -> StepFacts:
     installed: list[str] = []
     removed: set[str] = set()
     pip_installs = pip_no_cache = torch = rustup = False
-    for argv in shell_commands(text):
-        words = list(argv)
-        while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):  # DEBIAN_FRONTEND=noninteractive apt-get
-            words.pop(0)
-        if not words:
-            continue
-        tool = words[0].rsplit("/", 1)[-1]
-        rustup = rustup or tool in ("rustup", "rustup-init")
-        verb = _INSTALLERS.get(tool)
-        if verb and verb in words:
-            installed += [word.split("=")[0] for word in words[words.index(verb) + 1:] if not word.startswith("-")]
-        elif tool in ("apt-get", "apt", "apk", "yum", "dnf") and {"purge", "remove", "del", "autoremove"} & set(words):
-            removed |= {word for word in words[1:] if not word.startswith("-")}
-        if _is_pip_install(words):
+    model = False
+    for argv in shell.simple_commands(text):
+        rustup = rustup or shell.program(argv) in ("rustup", "rustup-init")
+        model = model or model_download(argv) is not None
+        packages = shell.package_invocation(argv)
+        if packages is not None and packages.installs:
+            installed += [name.split("=")[0] for name in packages.packages]
+        elif packages is not None and packages.removes:
+            removed |= set(packages.packages)
+        pip = shell.pip_invocation(argv)
+        if pip is not None and pip.installs:
             pip_installs = True
-            pip_no_cache = pip_no_cache or "--no-cache-dir" in words or "--no-cache" in words
-            packages = " ".join(word for word in words if not word.startswith("-"))
-            if re.search(r"(^|\s)torch([=<>~! ]|$)", packages + " ") and "cpu" not in text:
+            pip_no_cache = pip_no_cache or pip.no_cache
+            if any(re.match(r"^torch([=<>~! ]|$)", target) for target in pip.targets) and "cpu" not in text:
                 torch = True
     kept = tuple(name for name in installed if name not in removed)
     cache_cleared = bool(re.search(r"rm\s+-[rf]+\s+\S*(/root)?/\.cache|pip\s+cache\s+purge", text))
@@ -150,17 +142,8 @@ def step_facts(created_by: str, env: dict[str, str] | None = None) -> StepFacts:
         pip_cache_kept=pip_installs and not pip_no_cache and not cache_cleared and not no_cache_env,
         torch_without_cpu_index=torch,
         rustup=rustup or "sh.rustup.rs" in text,
-        model_download=bool(_MODEL_DOWNLOAD.search(text)),
+        model_download=model or bool(MODEL_DOWNLOAD_CALL.search(text) or WEIGHT_TOKEN.search(text)),
     )
-
-
-def _is_pip_install(words: list[str]) -> bool:
-    tool = words[0].rsplit("/", 1)[-1]
-    if tool.startswith("pip") and "install" in words[1:2]:
-        return True
-    if tool.startswith("python") and words[1:3] == ["-m", "pip"] and "install" in words[3:4]:
-        return True
-    return tool == "uv" and (words[1:3] == ["pip", "install"] or "sync" in words[1:2])
 
 
 # --- config and history (every image) --------------------------------------------------------------------
@@ -173,12 +156,12 @@ def config_findings(details: ImageDetails, gpu: GpuFacts, *, today: date | None 
     tool_steps, heavy_steps, model_steps, cache_steps, list_steps, torch_steps = [], [], [], [], [], []
     for step in layers:
         facts = step_facts(step.created_by, env)
-        tools = [name for name in facts.installed if _TOOLCHAIN_PACKAGES.match(name)]
+        tools = [name for name in facts.installed if _is_toolchain(name)]
         if facts.rustup:
             tools.append("rust (rustup)")
         if tools:
             tool_steps.append((step, tools, facts))
-        heavy = [name for name in facts.installed if _HEAVY_PACKAGES.match(name)]
+        heavy = [name for name in facts.installed if heavy_runtime(name)]
         if heavy:
             heavy_steps.append((step, heavy, facts))
         if facts.model_download and step.size >= 10 * MB:
@@ -364,7 +347,7 @@ def profile_findings(profile, gpu: GpuFacts, *, today: date | None = None) -> li
             bytes=total, basis=FILES, upstream=True, layer=layer, created_by=layer_text.get(layer, ""),
             evidence=tuple(f"{tool.name}: {format_size(tool.bytes)} ({tool.how})" for tool in tools[:8]),
             parts=tool_parts))
-    heavy = [p for p in profile.packages_of("deb") if _HEAVY_PACKAGES.match(p.name)]
+    heavy = [p for p in profile.packages_of("deb") if heavy_runtime(p.name)]
     heavy_bytes = sum(p.size for p in heavy)
     if heavy_bytes >= 50 * MB:
         found.append(Finding(
@@ -420,7 +403,7 @@ def baked_weights(profile) -> dict[str, int]:
 
     weights = {model.path: model.size for model in profile.models if not _package_data(model.path)}
     roots = set(_MODEL_CACHE_DIRS)
-    for key in _MODEL_CACHE_ENV:
+    for key in MODEL_CACHE_ENV:
         value = profile.config.env.get(key, "").rstrip("/")
         if value.startswith("/") and value not in _BROAD_DIRS:  # HF_HOME=/app would make the whole app a model
             roots.add(value)

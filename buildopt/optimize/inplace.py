@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from ..dockerfile import Dockerfile, Instruction, Stage, env_pairs
-from . import shell
+from .. import shell
 from .options import Change, OptimizeOptions
 from .plan import BaseImage, _command_text
 
@@ -117,38 +117,26 @@ def _fix_run(dockerfile: Dockerfile, edits: _Edits, ins: Instruction, no_cache_e
         if not argv:
             continue
         words = cmd.words[len(cmd.words) - len(argv):]
-        program = argv[0].rsplit("/", 1)[-1]
-        if program in _APT:
-            sub = next((word for word in argv[1:] if not word.startswith("-")), "")
-            if sub == "update":
+        apt = shell.package_invocation(argv)
+        pip = shell.pip_invocation(argv)
+        if apt is not None and apt.tool in _APT:
+            if apt.action == "update":
                 updates = True
-            if sub == "install" and "--no-install-recommends" not in argv:
-                at = words[argv.index("install")].end
-                edits.insert(base + at, " --no-install-recommends")
+            if apt.action == "install" and "--no-install-recommends" not in argv:
+                edits.insert(base + words[apt.action_index].end, " --no-install-recommends")
                 recommends.append(ins.line)
-        elif program == "rm" and any(word.startswith("/var/lib/apt/lists") for word in argv[1:]):
+        elif shell.program(argv) == "rm" and any(word.startswith("/var/lib/apt/lists") for word in argv[1:]):
             removes_lists = True
-        elif _is_pip_install(argv) and not cache_mount and not no_cache_env:
-            flag = "--no-cache" if program == "uv" else "--no-cache-dir"
+        elif (pip is not None and pip.subcommand == "install" and (pip.tool == "pip" or argv[1:2] == ["pip"])
+              and not cache_mount and not no_cache_env):
+            flag = "--no-cache" if pip.tool == "uv" else "--no-cache-dir"
             if flag not in argv and not any(word.startswith(("--no-cache-dir", "--cache-dir=/dev/null")) for word in argv):
-                at = words[argv.index("install")].end
-                edits.insert(base + at, f" {flag}")
+                edits.insert(base + words[pip.subcommand_index].end, f" {flag}")
                 caches.append(ins.line)
     if updates and not removes_lists and not lists_mount:
         edits.insert(base + script.commands[-1].end, " \\\n    && apt-get clean \\\n    && rm -rf /var/lib/apt/lists/*")
         lists.append(ins.line)
     return recommends, lists, caches
-
-
-def _is_pip_install(argv: list[str]) -> bool:
-    program = argv[0].rsplit("/", 1)[-1]
-    if re.match(r"^pip(3(\.\d+)?)?$", program):
-        return "install" in argv[1:2] or (argv[1:2] and argv[1].startswith("-") and "install" in argv)
-    if re.match(r"^python(3(\.\d+)?)?$", program) and argv[1:3] == ["-m", "pip"]:
-        return "install" in argv[3:]
-    if program == "uv":
-        return argv[1:3] == ["pip", "install"]
-    return False
 
 
 def _fix_user(dockerfile: Dockerfile, edits: _Edits, final: Stage, shipped: list[Stage], options: OptimizeOptions,
@@ -198,7 +186,7 @@ def _created_user(stages: list[Stage]) -> str | None:
             if ins.cmd != "RUN":
                 continue
             for argv in _commands(ins):
-                if argv and argv[0].rsplit("/", 1)[-1] in ("useradd", "adduser"):
+                if argv and shell.program(argv) in ("useradd", "adduser"):
                     names = [word for word in argv[1:] if not word.startswith("-")]
                     if names:
                         return names[-1]
@@ -223,9 +211,7 @@ def _created_dirs(stage: Stage) -> list[str]:
 
 
 def _commands(ins: Instruction) -> list[list[str]]:
-    from ..dockerfile import shell_commands
-
-    return shell_commands(ins.shell_text) if not ins.json_form else [list(ins.value)]
+    return shell.split_commands(ins.shell_text) if not ins.json_form else [list(ins.value)]
 
 
 def _move_python(dockerfile: Dockerfile, edits: _Edits, version: str) -> list[Change]:

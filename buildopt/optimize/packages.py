@@ -7,20 +7,10 @@ runtime name was checked with `apt-cache policy` on bookworm.
 
 from __future__ import annotations
 
-import re
-
 from packaging.utils import canonicalize_name
 
-# Toolchains and tools only the builder needs. `*-dev` packages are matched by suffix below.
-BUILD_ONLY = frozenset(
-    """
-    gcc g++ cpp c++ clang llvm build-essential make cmake ninja-build meson autoconf automake libtool
-    pkg-config pkgconf swig gfortran binutils dpkg-dev patch bison flex
-    cargo rustc rustup golang-go
-    git git-lfs mercurial subversion
-    """.split()
-)
-_VERSIONED_COMPILER = re.compile(r"^(gcc|g\+\+|cpp|clang|gfortran|llvm)(-\d+(\.\d+)?)?$")
+from ..knowledge import is_build_only_package
+from ..shell import bare_package
 
 # The shared library a `-dev` package builds against, which the runtime stage must keep.
 DEV_TO_RUNTIME: dict[str, str] = {
@@ -90,13 +80,12 @@ DEV_WITHOUT_RUNTIME = frozenset(
 
 
 def is_build_only(package: str) -> bool:
-    name = _bare(package)
-    return name in BUILD_ONLY or bool(_VERSIONED_COMPILER.match(name)) or name.endswith("-dev")
+    return is_build_only_package(bare_package(package))
 
 
 def runtime_for(package: str) -> str | None:
     """The runtime library for a `-dev` package, or None when there is none to keep (or none known)."""
-    return DEV_TO_RUNTIME.get(_bare(package))
+    return DEV_TO_RUNTIME.get(bare_package(package))
 
 
 def split_packages(packages: list[str]) -> tuple[list[str], list[str], list[str]]:
@@ -110,16 +99,11 @@ def split_packages(packages: list[str]) -> tuple[list[str], list[str], list[str]
             mapped = runtime_for(package)
             if mapped:
                 _add(runtime, mapped)
-            elif _bare(package).endswith("-dev") and _bare(package) not in DEV_WITHOUT_RUNTIME:
+            elif bare_package(package).endswith("-dev") and bare_package(package) not in DEV_WITHOUT_RUNTIME:
                 _add(unknown, package)
         else:
             _add(runtime, package)
     return build, runtime, unknown
-
-
-def _bare(package: str) -> str:
-    """`libpq-dev=15.*` or `libpq-dev:amd64` -> `libpq-dev`."""
-    return re.split(r"[=:]", package, maxsplit=1)[0].strip().lower()
 
 
 def _add(items: list[str], item: str) -> None:
@@ -128,25 +112,6 @@ def _add(items: list[str], item: str) -> None:
 
 
 # --- Python distributions ---------------------------------------------------------------------------
-TORCH_PACKAGES = frozenset({"torch", "torchvision", "torchaudio"})
-# Distributions that require torch: installing them from PyPI alone pulls the CUDA build.
-TORCH_DEPENDENTS = frozenset(
-    canonicalize_name(name)
-    for name in """
-    sentence-transformers whisperx openai-whisper accelerate timm torchmetrics pytorch-lightning
-    lightning kornia easyocr ultralytics kokoro pyannote.audio speechbrain peft bitsandbytes flair
-    stanza torch-geometric torchtext torchdata nemo-toolkit TTS coqui-tts demucs
-    """.split()
-)
-# Distributions that download Hugging Face models into HF_HOME at run time.
-HF_LIBRARIES = frozenset(
-    canonicalize_name(name)
-    for name in """
-    transformers sentence-transformers huggingface-hub whisperx faster-whisper diffusers datasets
-    tokenizers accelerate peft kokoro pyannote-audio optimum setfit spacy-transformers
-    """.split()
-)
-
 # Import names that differ from the distribution name.
 IMPORT_NAMES: dict[str, str] = {
     canonicalize_name(dist): module

@@ -27,43 +27,21 @@ from ..requirements import (
     read_requirements,
     split_local_target,
 )
-from . import shell
+from .. import shell
+from ..knowledge import (BUILD_COMMANDS, MODEL_CACHE_ENV, MODEL_DIR_NAMES, MODEL_DOWNLOAD_CALL, WEIGHT_SUFFIXES,
+                         is_weight_path, model_download)
 
 DEFAULT_VENV = "/opt/venv"
 MODELS_DIR = "/models"
-WEIGHT_EXTENSIONS = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".gguf", ".ckpt")
-_MODEL_DIR_NAMES = frozenset(
-    {"models", "model", "checkpoints", "checkpoint", "weights", "hf_cache", "huggingface", "pretrained",
-     "pretrained_models", "model_cache", "models_cache", "hf-cache", "hub"}
-)
 _REQUIREMENT_FILE = re.compile(
     r"^(requirements[\w.-]*\.(txt|in)|constraints[\w.-]*\.txt|pyproject\.toml|setup\.py|setup\.cfg|poetry\.lock|uv\.lock|Pipfile(\.lock)?|MANIFEST\.in)$"
 )
-_PIP_LAUNCHER = re.compile(r"^(?:.*/)?pip(?:3(?:\.\d+)?)?$")
-_PYTHON = re.compile(r"^(?:.*/)?python(?:3(?:\.\d+)?)?$")
-HF_ENV_KEYS = frozenset(
-    {"HF_HOME", "TRANSFORMERS_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_CACHE", "SENTENCE_TRANSFORMERS_HOME",
-     "TORCH_HOME", "HF_DATASETS_CACHE", "XDG_CACHE_HOME"}
-)
-_MODEL_CODE = re.compile(
-    r"snapshot_download|hf_hub_download|from_pretrained|SentenceTransformer\s*\(|whisperx\.load_model|"
-    r"whisper\.load_model|load_model\s*\(|KPipeline\s*\(|pipeline\s*\(|spacy\.cli\.download|nltk\.download"
-)
+# Where model libraries keep their caches (and XDG_CACHE_HOME, under which they default to it).
+HF_ENV_KEYS = frozenset(MODEL_CACHE_ENV) | {"HF_DATASETS_CACHE", "XDG_CACHE_HOME"}
 _SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/var/lib", "/proc", "/sys", "/dev", "/boot")
 _NOT_CHOWNABLE = frozenset({"/", "/tmp", "/var/tmp", "/root", "/home", "/var", "/run"})
-# pip options that take a value (so the next word is not a package).
-_PIP_VALUE_OPTIONS = frozenset(
-    "-r --requirement -c --constraint -e --editable -i --index-url --extra-index-url -f --find-links "
-    "--trusted-host --timeout --progress-bar --platform --python-version --implementation --abi "
-    "--only-binary --no-binary --src --log --cert --client-cert --proxy --retries --global-option "
-    "--config-settings -C --upgrade-strategy --python --cache-dir --exists-action --keyring-provider "
-    "--index-strategy --resolution --prerelease -p --extra".split()
-)
-_PIP_UNSUPPORTED = frozenset({"--target", "-t", "--prefix", "--root"})
+_PIP_OUTSIDE_VENV = frozenset({"--target", "--prefix", "--root"})
 _WORLD_WRITABLE = re.compile(r"^(0?[0-7]?[0-7][0-7][2367]|[ugoa]*\+[rwxXst]*w[rwxXst]*|[oa]=\S*w\S*)$")
-_BUILD_TOOL_COMMANDS = frozenset(
-    {"gcc", "g++", "cc", "c++", "make", "cmake", "ninja", "cargo", "rustc", "go", "meson", "configure", "./configure"}
-)
 
 
 class Unmodelable(Exception):
@@ -146,17 +124,8 @@ class PipCommand:
         return any(value == flag or value.startswith(flag + "=") for value in self.values for flag in flags)
 
     def option_values(self, *flags: str) -> list[str]:
-        found: list[str] = []
-        values = self.values
-        for index, value in enumerate(values):
-            for flag in flags:
-                if value == flag and index + 1 < len(values):
-                    found.append(values[index + 1])
-                elif value.startswith(flag + "=") and flag.startswith("--"):
-                    found.append(value.split("=", 1)[1])
-                elif not flag.startswith("--") and value.startswith(flag) and len(value) > len(flag):
-                    found.append(value[len(flag):])
-        return found
+        parsed = shell.parse_arguments(self.values)
+        return [value for name in dict.fromkeys(shell.long_name(flag) for flag in flags) for value in parsed.values(name)]
 
     @property
     def requirement_files(self) -> list[str]:
@@ -171,20 +140,16 @@ class PipCommand:
         """(index, value) of package specs and paths, editable targets included."""
         found: list[tuple[int, str]] = []
         values = self.values
-        skip = False
-        for index, value in enumerate(values):
-            if skip:
-                skip = False
-                if values[index - 1] in ("-e", "--editable"):
-                    found.append((index, value))
-                continue
-            if value.startswith("-"):
-                if value in _PIP_VALUE_OPTIONS:
-                    skip = True
-                elif value.startswith("--editable="):
+        for index, (value, role) in enumerate(zip(values, shell.argument_roles(values))):
+            if role is None:
+                found.append((index, value))
+            elif role == "--editable":
+                if value.startswith("--editable="):
                     found.append((index, value.split("=", 1)[1]))
-                continue
-            found.append((index, value))
+                elif value.startswith("-e") and len(value) > 2:
+                    found.append((index, value[2:].lstrip("=")))
+                elif not value.startswith("-"):
+                    found.append((index, value))
         return found
 
     @property
@@ -599,7 +564,7 @@ class _Extractor:
             return
         if ins.cmd == "ADD" and any("://" in source for source in sources):
             url = sources[0]
-            if len(sources) == 1 and _is_weight_path(url):
+            if len(sources) == 1 and is_weight_path(url):
                 target = dest_abs if not dest_abs.endswith("/") else dest_abs + url.rsplit("/", 1)[-1]
                 plan.models.append(ModelSource(
                     "download", ins.line, self._source(ins), destination=target, workdir=self.workdir,
@@ -620,7 +585,7 @@ class _Extractor:
                 self.provided[posixpath.normpath(target)] = source
             return
         if self._is_model_copy(sources, dest_abs):
-            is_dir = not (len(sources) == 1 and _is_weight_path(sources[0]))
+            is_dir = not (len(sources) == 1 and is_weight_path(sources[0]))
             if self.context is not None and len(sources) == 1:
                 candidate = self.context / sources[0]
                 if candidate.exists():
@@ -638,12 +603,12 @@ class _Extractor:
     def _is_model_copy(self, sources: list[str], dest_abs: str) -> bool:
         for source in sources:
             parts = [part.lower() for part in PurePosixPath(source.rstrip("/")).parts]
-            if _is_weight_path(source) or (parts and parts[-1] in _MODEL_DIR_NAMES):
+            if is_weight_path(source) or (parts and parts[-1] in MODEL_DIR_NAMES):
                 return True
             if ".cache/huggingface" in source:
                 return True
         dest_parts = PurePosixPath(dest_abs.rstrip("/") or "/").parts
-        if dest_parts and dest_parts[-1].lower() in _MODEL_DIR_NAMES and not any(s in (".", "./") for s in sources):
+        if dest_parts and dest_parts[-1].lower() in MODEL_DIR_NAMES and not any(s in (".", "./") for s in sources):
             return True
         return False
 
@@ -653,7 +618,7 @@ class _Extractor:
         source = self._source(ins)
         if ins.json_form:
             argv = list(ins.value)
-            if argv and (_PIP_LAUNCHER.match(argv[0]) or "apt" in argv[0] or (len(argv) > 2 and argv[1:3] == ["-m", "pip"])):
+            if argv and (shell.pip_invocation(argv) or shell.package_invocation(argv)):
                 self.unsupported.append(f"line {ins.line}: an exec-form RUN that installs packages")
             else:
                 plan.runtime_steps.append(Step("raw", ins.line, text=source))
@@ -720,34 +685,33 @@ class _Extractor:
         argv = unit.argv
         if not argv:
             return "runtime"
-        program = argv[0].rsplit("/", 1)[-1]
-        if program in ("apt-get", "apt", "aptitude"):
-            sub = next((word for word in argv[1:] if not word.startswith("-")), "")
-            if sub == "install":
-                packages = [word for word in argv[argv.index("install") + 1:] if not word.startswith("-")]
-                if any("$" in package or "`" in package for package in packages):
+        program = shell.program(argv)
+        apt = shell.package_invocation(argv)
+        if apt is not None and apt.is_apt:
+            if apt.action == "install":
+                if any("$" in package or "`" in package for package in apt.packages):
                     self.unsupported.append(f"line {line}: apt packages named through variables")
-                for package in packages:
+                for package in apt.packages:
                     if package not in plan.apt_packages:
                         plan.apt_packages.append(package)
                 plan.apt_lines.append(line)
-                if "--no-install-recommends" not in argv:
+                if not apt.no_recommends:
                     plan.apt_flags_ok = False
                 return "drop"
-            if sub == "update":
+            if apt.action == "update":
                 self.run_has_apt_update = True
-            if sub in ("update", "clean", "autoclean", "autoremove", "purge", "remove", "upgrade", "dist-upgrade"):
+            if apt.action in ("update", "clean", "autoclean", "autoremove", "purge", "remove", "upgrade", "dist-upgrade"):
                 return "drop"
             return "runtime"
         if program == "rm" and any(path.startswith(("/var/lib/apt/lists", "/var/cache/apt", "/root/.cache", "~/.cache", "/tmp/*")) for path in argv[1:]):
             if any(path.startswith("/var/lib/apt/lists") for path in argv[1:]):
                 self.run_removes_lists = True
             return "drop"
-        if program in ("pip", "pip3") or _PIP_LAUNCHER.match(argv[0]) or (_PYTHON.match(argv[0]) and argv[1:3] == ["-m", "pip"]):
-            sub = _pip_subcommand(argv)
-            if sub == "install":
+        pip = shell.pip_invocation(argv)
+        if pip is not None and pip.tool == "pip":
+            if pip.subcommand == "install":
                 return "pip"
-            if sub in ("cache", "config"):
+            if pip.subcommand in ("cache", "config"):
                 return "drop"
             return "builder"
         if program == "uv":
@@ -766,7 +730,7 @@ class _Extractor:
             if "curl" in joined and "curl" not in plan.builder_extra_packages:
                 plan.builder_extra_packages.append("curl")
             return "both"
-        if (_PYTHON.match(argv[0]) and argv[1:3] == ["-m", "venv"]) or program == "virtualenv":
+        if (shell.is_python(argv[0]) and argv[1:3] == ["-m", "venv"]) or program == "virtualenv":
             self._record_venv(argv[3:] if program != "virtualenv" else argv[1:])
             return "drop"
         if any(cmd.argv and cmd.argv[0].rsplit("/", 1)[-1] in ("curl", "wget") for cmd in unit.commands) and "rustup" in joined:
@@ -812,7 +776,7 @@ class _Extractor:
             for path in paths:
                 self._add_writable(path)
             return "drop"
-        if program in _BUILD_TOOL_COMMANDS:
+        if program in BUILD_COMMANDS:
             self.unsupported.append(f"line {line}: `{_plain(joined)[:60]}` builds something outside pip")
             return "runtime"
         return "runtime"
@@ -823,20 +787,9 @@ class _Extractor:
             argv = argv[1:]  # `then python download_model.py` inside an if
         if not argv:
             return False
-        program = argv[0].rsplit("/", 1)[-1]
-        if program in ("huggingface-cli", "hf") and "download" in argv[1:3]:
+        if shell.is_python(argv[0]) and "-c" in argv and MODEL_DOWNLOAD_CALL.search(joined):
             return True
-        if _PYTHON.match(argv[0]):
-            if "-c" in argv and _MODEL_CODE.search(joined):
-                return True
-            scripts = [word for word in argv[1:] if word.endswith(".py")]
-            if scripts and re.search(r"download|fetch|prefetch|warm", scripts[0], re.IGNORECASE) and re.search(r"model|weight|voice", scripts[0], re.IGNORECASE):
-                return True
-        if program in ("curl", "wget") and any(_is_weight_path(word) or "huggingface.co" in word for word in argv[1:]):
-            return True
-        if program == "git" and (("clone" in argv and "huggingface.co" in joined) or argv[1:3] == ["lfs", "pull"]):
-            return True
-        return False
+        return model_download(argv) is not None
 
     def _pip_command(self, unit: shell.Unit, line: int) -> PipCommand | None:
         if len(unit.commands) > 1:
@@ -848,13 +801,15 @@ class _Extractor:
         start = 0
         while start < len(values) - 1 and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", values[start]):
             start += 1
-        subcommand = "sync" if values[start].rsplit("/", 1)[-1] == "uv" and "sync" in values[start:start + 2] else "install"
-        install_at = values.index(subcommand, start)
+        call = shell.pip_invocation(values[start:])
+        if call is None:
+            self.unsupported.append(f"line {line}: a pip command this model can't read")
+            return None
+        install_at = start + call.subcommand_index
         launcher = [word.raw for word in words[: install_at + 1]]
         args = [Arg(word.raw, word.value) for word in words[install_at + 1:]]
-        tool = "uv" if values[start].rsplit("/", 1)[-1] == "uv" else "pip"
-        pip = PipCommand(launcher, args, tool, line, self.workdir, sync=subcommand == "sync")
-        bad = [value for value in pip.values if value in _PIP_UNSUPPORTED or value.split("=", 1)[0] in _PIP_UNSUPPORTED]
+        pip = PipCommand(launcher, args, call.tool, line, self.workdir, sync=call.subcommand == "sync")
+        bad = [option for option in call.options if option in _PIP_OUTSIDE_VENV]
         if bad:
             self.unsupported.append(f"line {line}: pip install {bad[0]} installs outside the venv")
         return pip
@@ -1213,7 +1168,7 @@ def weight_files(context: Path, source: str, limit: int = 20000) -> list[str]:
             seen += 1
             if seen > limit:
                 return found
-            if name.lower().endswith(WEIGHT_EXTENSIONS):
+            if name.lower().endswith(WEIGHT_SUFFIXES):
                 found.append(Path(directory, name).resolve().relative_to(base).as_posix())
     return found
 
@@ -1245,15 +1200,6 @@ def _command_text(source: str) -> str:
             break
         position += flag.end()
     return source[position:]
-
-
-def _pip_subcommand(argv: list[str]) -> str:
-    words = argv[3:] if argv[1:3] == ["-m", "pip"] else argv[1:]
-    return next((word for word in words if not word.startswith("-")), "")
-
-
-def _is_weight_path(path: str) -> bool:
-    return path.lower().split("?", 1)[0].rstrip("/").endswith(WEIGHT_EXTENSIONS)
 
 
 def _is_mode_value(argv: list[str], word: str) -> bool:

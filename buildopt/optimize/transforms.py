@@ -15,13 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..healthcheck import healthcheck_kind
+from ..knowledge import HF_LIBRARIES, PULLS_TORCH, TORCH_FAMILY
 from .options import Change, OptimizeOptions
 from .packages import (
     HEAVY_IMPORTS,
-    HF_LIBRARIES,
     SERVICE_FRAMEWORKS,
-    TORCH_DEPENDENTS,
-    TORCH_PACKAGES,
     import_name,
     is_build_only,
     runtime_for,
@@ -116,7 +114,7 @@ def split_stages(plan: OptimizationPlan, options: OptimizeOptions) -> list[Chang
 def cpu_torch(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change]:
     changed: list[PipCommand] = []
     for pip in plan.pip_commands:
-        brings = [name for name in pip.brings if name in TORCH_PACKAGES or name in TORCH_DEPENDENTS]
+        brings = [name for name in pip.brings if name in TORCH_FAMILY or name in PULLS_TORCH]
         if not brings or _has_cpu_source(pip, plan):
             continue
         replaced = False
@@ -125,7 +123,7 @@ def cpu_torch(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change]:
                 prefix = arg.raw.split("=", 1)[0] + "=" if arg.raw.startswith("--") and "=" in arg.raw else ""
                 pip.args[index] = Arg(prefix + "${" + TORCH_ARG + "}", prefix + "${" + TORCH_ARG + "}")
                 replaced = True
-            elif re.search(r"\+(cu\d+|rocm[\d.]+)\b", arg.value) and arg.value.split("=")[0].lower() in TORCH_PACKAGES:
+            elif re.search(r"\+(cu\d+|rocm[\d.]+)\b", arg.value) and arg.value.split("=")[0].lower() in TORCH_FAMILY:
                 new = re.sub(r"\+(cu\d+|rocm[\d.]+)\b", "+cpu", arg.raw)
                 pip.args[index] = Arg(new, re.sub(r"\+(cu\d+|rocm[\d.]+)\b", "+cpu", arg.value))
         if not replaced:
@@ -138,7 +136,7 @@ def cpu_torch(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change]:
         return []
     plan.torch_index = True
     plan.ml = True
-    names = sorted({name for pip in changed for name in pip.brings if name in TORCH_PACKAGES or name in TORCH_DEPENDENTS})
+    names = sorted({name for pip in changed for name in pip.brings if name in TORCH_FAMILY or name in PULLS_TORCH})
     return [Change(["BO103"], f"PyTorch's CPU build ({', '.join(names)}): `ARG {TORCH_ARG}={options.torch_index_url}` added "
                               f"to pip as --extra-index-url, so torch comes from the CPU index and its other dependencies "
                               f"still from PyPI; a pin like torch==X resolves to X+cpu, which sorts above the CUDA build X. "
@@ -155,8 +153,8 @@ def _has_cpu_source(pip: PipCommand, plan: OptimizationPlan) -> bool:
         return True
     if pip.has("--torch-backend"):
         return True
-    torch_pins = [value for value in pip.packages if value.split("=")[0].split("[")[0].lower() in TORCH_PACKAGES]
-    return bool(torch_pins) and all("+cpu" in value for value in torch_pins) and not set(pip.brings) & TORCH_DEPENDENTS
+    torch_pins = [value for value in pip.packages if value.split("=")[0].split("[")[0].lower() in TORCH_FAMILY]
+    return bool(torch_pins) and all("+cpu" in value for value in torch_pins) and not set(pip.brings) & PULLS_TORCH
 
 
 # -- models ---------------------------------------------------------------------------------------------
@@ -350,7 +348,7 @@ def trim_venv(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change]:
     if not re.search(r"\bpip3?\b", runtime_text):
         plan.trim_pip = True  # nothing at run time installs packages; pip is ~16 MB of the venv
         described.append("pip itself")
-    if any(name in TORCH_PACKAGES or name in TORCH_DEPENDENTS for name in plan.python_packages) or plan.torch_index:
+    if any(name in TORCH_FAMILY or name in PULLS_TORCH for name in plan.python_packages) or plan.torch_index:
         plan.trim_torch = True
         described.append("torch's C++ test binaries and headers (torch/test, torch/bin except torch_shm_manager, "
                          "torch/include)")

@@ -10,7 +10,6 @@ from datetime import date
 from .base import Rule, register
 from .catalog import Severity
 from .context import RuleContext, StageFacts
-from .shell import is_install
 
 # End of life per python.org's release status (the month; the last day of it is used).
 PYTHON_EOL: dict[tuple[int, int], tuple[int, int]] = {
@@ -88,7 +87,7 @@ class EolPython(Rule):
             for facts in ctx.final.chain()[::-1]:
                 for site in facts.runs:
                     for call in site.packages:
-                        if not is_install(call):
+                        if not call.installs:
                             continue
                         for package in call.packages:
                             found = re.match(r"^python(\d)\.(\d+)(?:$|[-=:])", package)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import re
 
 from ..estimates import GCC_TOOLCHAIN_IMAGE, RUST_TOOLCHAIN, Estimate, apt_packages_estimate, measured_set_for
+from ..knowledge import is_build_only_package
+from ..shell import program
 from .base import Rule, register
 from .context import RuleContext, RunSite
-from .shell import is_install, is_removal
 
-_TOOLS = re.compile(
-    r"^(build-essential|build-base|gcc|g\+\+|gcc-\d+|g\+\+-\d+|cpp|clang|clang-\d+|llvm|llvm-\d+|gfortran|cargo|rustc|"
-    r"rustup|git|cmake|linux-headers|musl-dev|.+-dev|.+-devel)$"
-)
 
 
 def build_tool_packages(packages: list[str]) -> list[str]:
@@ -21,7 +17,7 @@ def build_tool_packages(packages: list[str]) -> list[str]:
         name = package.split("=", 1)[0].split(":", 1)[0]
         if name.startswith("-") or "$" in name:
             continue
-        if _TOOLS.match(name):
+        if is_build_only_package(name):
             found.append(name)
     return found
 
@@ -30,14 +26,14 @@ def installs_rustup(site: RunSite) -> bool:
     for argv in site.commands:
         if any("sh.rustup.rs" in word for word in argv):
             return True
-        if argv[0].rsplit("/", 1)[-1] == "rustup-init":
+        if program(argv) == "rustup-init":
             return True
     return False
 
 
 def _removes_rust(site: RunSite) -> bool:
     for argv in site.commands:
-        name = argv[0].rsplit("/", 1)[-1]
+        name = program(argv)
         if name == "rustup" and argv[1:3] == ["self", "uninstall"]:
             return True
         if name == "rm" and any(".rustup" in arg for arg in argv[1:]):
@@ -57,17 +53,17 @@ class SingleStageBuildTools(Rule):
         removed_later: dict[str, int] = {}
         for site in sites:
             for call in site.packages:
-                if is_removal(call):
+                if call.removes:
                     for package in call.packages:
                         removed_later.setdefault(package.split("=", 1)[0], site.ins.line)
         for site in sites:
             calls = site.packages
-            removed_here = {p.split("=", 1)[0] for c in calls if is_removal(c) for p in c.packages}
-            virtual_removed = {p for c in calls if is_removal(c) for p in c.packages}
+            removed_here = {p.split("=", 1)[0] for c in calls if c.removes for p in c.packages}
+            virtual_removed = {p for c in calls if c.removes for p in c.packages}
             left: list[str] = []
             recommends = False
             for call in calls:
-                if not is_install(call):
+                if not call.installs:
                     continue
                 if call.virtual and call.virtual in virtual_removed:
                     continue

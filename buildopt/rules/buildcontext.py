@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".gguf", ".ckpt", ".h5", ".msgpack", ".tflite")
+from ..knowledge import WEIGHT_SUFFIXES
+
 SECRET_NAMES = re.compile(r"^(\.env(\..+)?|id_rsa|id_ed25519|id_ecdsa|\.netrc|\.pypirc|\.npmrc|.*\.pem|.*\.key|credentials\.json)$")
 NOT_SECRET = re.compile(r"^\.env\.(example|sample|template|dist|defaults?)$")
 VENV_NAMES = frozenset({"venv", ".venv", "env", ".env", "virtualenv"})

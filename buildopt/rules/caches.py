@@ -6,9 +6,9 @@ Only stages that end up in the final image are checked: a builder stage's caches
 from __future__ import annotations
 
 from ..estimates import APT_LISTS, PIP_CACHE_CPU_TORCH, PIP_CACHE_CUDA_TORCH, recommends_estimate
+from ..shell import program, removes_apt_lists
 from .base import Rule, register
 from .context import RuleContext, RunSite
-from .shell import is_install, removes_apt_lists
 from .torch import classify
 
 _FALSY = frozenset({"", "0", "false", "no", "off"})
@@ -30,7 +30,7 @@ def _cache_mounted(site: RunSite, needles: tuple[str, ...]) -> bool:
 
 def _cache_removed(site: RunSite, tool: str) -> bool:
     for argv in site.commands:
-        name = argv[0].rsplit("/", 1)[-1]
+        name = program(argv)
         if name == "rm" and any(arg.rstrip("/*").endswith((".cache", f".cache/{tool}")) for arg in argv[1:]):
             return True
         if tool == "pip" and name.startswith("pip") and argv[1:3] == ["cache", "purge"]:
@@ -112,7 +112,7 @@ class AptRecommends(Rule):
         for facts in ctx.shipped:
             for site in facts.runs:
                 calls = [c for c in site.packages
-                         if c.tool in ("apt-get", "apt", "aptitude") and is_install(c) and not c.no_recommends]
+                         if c.tool in ("apt-get", "apt", "aptitude") and c.installs and not c.no_recommends]
                 if not calls:
                     continue
                 start = disabled_from.get(facts.stage.index)

@@ -21,7 +21,8 @@ from ..dockerfile import Dockerfile, Instruction, Stage, arg_pairs, env_pairs, s
 from ..requirements import (ProjectInfo, Requirement, RequirementSet, is_local_target, parse_requirement, read_project,
                             read_requirements, split_local_target)
 from .buildcontext import BuildContext, load_context
-from .shell import PackageCommand, PipCommand, commands_of, package_calls, pip_calls
+from ..shell import (PackageInvocation, PipInvocation, package_invocations, pip_invocations, program, python_code,
+                     simple_commands)
 
 _VAR_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 # Variables rules look up at a RUN besides the ones it references itself.
@@ -32,7 +33,6 @@ WATCHED_ENV = frozenset({
     "TORCH_HOME", "XDG_CACHE_HOME", "HOME",
 })
 _PYTHON_HEREDOC_CONSUMER = re.compile(r"(?:^|[\s;&|(])(?:\S*/)?python(?:\d+(?:\.\d+)?)?\b[^<]*<<-?\s*[\"']?(\w+)")
-_PYTHON_C = re.compile(r"^(?:.*/)?python(?:\d+(?:\.\d+)?)?$")
 
 
 @dataclass
@@ -58,18 +58,18 @@ class RunSite:
     dependency_install: tuple[bool, bool] | None = field(default=None, repr=False, compare=False)  # rules.dependencies' cache
 
     @cached_property
-    def pips(self) -> list[PipCommand]:
+    def pips(self) -> list[PipInvocation]:
         """pip/uv calls (computed once, shared by every rule)."""
         if "pip" not in self.text and "uv" not in self.text:
             return []
-        return pip_calls(self.commands)
+        return pip_invocations(self.commands)
 
     @cached_property
-    def packages(self) -> list[PackageCommand]:
+    def packages(self) -> list[PackageInvocation]:
         """apt/apk/yum/dnf/zypper calls (computed once, shared by every rule)."""
         if not any(tool in self.text for tool in ("apt", "apk", "yum", "dnf", "zypper", "aptitude")):
             return []
-        return package_calls(self.commands)
+        return package_invocations(self.commands)
 
     def expand(self, text: str) -> str:
         return substitute(text, self.env) if "$" in text else text
@@ -129,7 +129,7 @@ class PipInstall:
     """One pip/uv install at a RUN site, with what it installs as far as the context tells."""
 
     site: RunSite
-    call: PipCommand
+    call: PipInvocation
     direct: list[Requirement]  # named on the command line
     files: RequirementSet  # what -r/-c files hold (empty without --context)
     locals: list[LocalInstall]
@@ -234,7 +234,7 @@ class RuleContext:
             self._installs[key] = [self._install(site, call) for call in site.pips if call.installs]
         return self._installs[key]
 
-    def _install(self, site: RunSite, call: PipCommand) -> PipInstall:
+    def _install(self, site: RunSite, call: PipInvocation) -> PipInstall:
         direct: list[Requirement] = []
         locals_: list[LocalInstall] = []
         for target in call.targets + call.values("--editable"):
@@ -467,16 +467,15 @@ def _run_site(ins: Instruction, stage: Stage, facts: StageFacts) -> RunSite:
     shell_text = "\n".join(shell_parts)
     if ins.json_form:
         commands = [list(ins.value)] if ins.value else []  # `RUN []` parses; it runs nothing
-        if commands and commands[0][0].rsplit("/", 1)[-1] in ("sh", "bash") and "-c" in commands[0]:
+        if commands and program(commands[0]) in ("sh", "bash") and "-c" in commands[0]:
             index = commands[0].index("-c")
-            commands = commands_of(" ".join(commands[0][index + 1:index + 2]))
+            commands = simple_commands(" ".join(commands[0][index + 1:index + 2]))
     else:
-        commands = commands_of(shell_text)
+        commands = simple_commands(shell_text)
     for argv in commands:
-        if _PYTHON_C.match(argv[0]) and "-c" in argv[1:]:
-            index = argv.index("-c", 1)
-            if index + 1 < len(argv):
-                python_parts.append(argv[index + 1])
+        code = python_code(argv)
+        if code is not None:
+            python_parts.append(code)
     text = "\n".join([line_text] + [doc.content for doc in ins.heredocs])
     wanted = WATCHED_ENV.union(_VAR_REF.findall(text)) if "$" in text else WATCHED_ENV
     args, stage_env = facts.args, facts.env

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..shell import program
 from .base import Rule, register
 from .context import RuleContext, RunSite
 from .torch import TORCH_FAMILY
@@ -67,7 +68,7 @@ def _classify_install(ctx: RuleContext, site: RunSite) -> tuple[bool, bool]:
             else:
                 deps = True
     for argv in site.commands:
-        name = argv[0].rsplit("/", 1)[-1]
+        name = program(argv)
         sub = argv[1] if len(argv) > 1 and not argv[1].startswith("-") else ""
         if (name, sub) in _OTHER_INSTALLERS:
             deps = True

@@ -9,42 +9,15 @@ variables (HF_HOME, TRANSFORMERS_CACHE, ...) pointing inside the image with no V
 
 from __future__ import annotations
 
-import re
-
 from ..estimates import MODEL_DOWNLOAD_DEFAULT, WHISPERX_MODELS, context_files
+from ..knowledge import MODEL_CACHE_ENV, MODEL_DOWNLOAD_CALL, WEIGHT_TOKEN, is_model_dir, is_weight_path, model_download
+from ..shell import is_python, program
 from ..units import format_size
 from .base import Rule, register
-from .buildcontext import WEIGHT_SUFFIXES
 from .catalog import Severity
 from .context import RuleContext, RunSite
 
-MODEL_ENV = ("HF_HOME", "TRANSFORMERS_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "SENTENCE_TRANSFORMERS_HOME",
-             "TORCH_HOME")
-_PY_DOWNLOADS = re.compile(
-    r"\b(snapshot_download|hf_hub_download|from_pretrained|SentenceTransformer|CrossEncoder|whisperx\.load_model|"
-    r"whisperx\.load_align_model|load_align_model|whisper\.load_model|WhisperModel|torch\.hub\.load|"
-    r"torch\.hub\.download_url_to_file|nltk\.download|save_pretrained|torch\.save|KPipeline|TTS)\s*\("
-)
-_WEIGHT_TOKEN = re.compile(r"[\w./%-]+\.(safetensors|bin|pt|pth|onnx|gguf|ckpt)(\?[^\s'\"]*)?(?=$|[\s'\"])", re.I)
-_DOWNLOADERS = frozenset({"curl", "wget", "aria2c", "gdown"})
-_MODEL_DIR_PARTS = frozenset({"models", "model", "weights", "checkpoints", "checkpoint", "hub", "huggingface",
-                              "hf_cache", "hf-cache", "model_cache", "model-cache", "pretrained"})
 _SCRIPT_LIMIT = 1_000_000
-# A script run at build time whose name says it fetches models: download_models.py, fetch-weights.sh ...
-_DOWNLOAD_SCRIPT = re.compile(r"(download|fetch|pull|prefetch|preload|warm|cache|get)[-_]?(the[-_])?(models?|weights|checkpoints?)"
-                              r"|(models?|weights)[-_]?(download|fetch|pull|prefetch|preload|cache)", re.I)
-_HF_CACHE_ARG = re.compile(r"(\.cache/huggingface|--hf[-_]home|--cache[-_]dir=?\S*(huggingface|models?))", re.I)
-
-
-def _weight_path(path: str) -> bool:
-    return path.lower().rstrip("/").endswith(WEIGHT_SUFFIXES)
-
-
-def _model_dir(path: str) -> bool:
-    parts = [p.lower() for p in path.strip("/").split("/") if p not in ("", ".")]
-    joined = "/".join(parts)
-    return (".cache/huggingface" in joined or ".cache/torch" in joined
-            or any(p in _MODEL_DIR_PARTS or "weights" in p for p in parts))
 
 
 @register("BO104")
@@ -71,28 +44,15 @@ class BakedModel(Rule):
         reasons: list[str] = []
         whisperx = False
         for argv in site.commands:
-            name = argv[0].rsplit("/", 1)[-1]
-            if name == "huggingface-cli" and "download" in argv[1:3]:
-                reasons.append("`huggingface-cli download`")
-            elif name == "hf" and argv[1:2] == ["download"]:
-                reasons.append("`hf download`")
-            elif name == "git" and "clone" in argv and any("huggingface.co" in a for a in argv):
-                reasons.append("`git clone` of a huggingface.co repository")
-            elif name in _DOWNLOADERS and any(_WEIGHT_TOKEN.search(site.expand(a)) for a in argv[1:]):
-                reasons.append(f"`{name}` of a weight file")
-            elif name in ("cp", "mv", "install", "ln") and any(_WEIGHT_TOKEN.search(site.expand(a)) for a in argv[1:]):
-                reasons.append(f"`{name}` of a weight file")
-            elif name.startswith("python") and argv[1:3] == ["-m", "spacy"] and "download" in argv:
-                reasons.append("`python -m spacy download`")
-            elif name == "ollama" and argv[1:2] == ["pull"]:
-                reasons.append("`ollama pull`")
-            else:
-                script = next((w for w in argv[:3] if w.endswith((".py", ".sh")) and _DOWNLOAD_SCRIPT.search(w.rsplit("/", 1)[-1])), None)
-                if script:
-                    hf_target = any(_HF_CACHE_ARG.search(word) for word in argv)
-                    reasons.append(f"`{script}` (a model download script" + (", writing into the HF cache)" if hf_target else ")"))
+            expanded = [site.expand(word) for word in argv]
+            reason = model_download(expanded)
+            if reason is None and program(argv) in ("cp", "mv", "install", "ln") and any(
+                    WEIGHT_TOKEN.search(word) for word in expanded[1:]):
+                reason = f"`{program(argv)}` of a weight file"
+            if reason is not None:
+                reasons.append(reason)
         code = site.python_code + "\n" + self._scripts(ctx, site)
-        calls = sorted({m.group(1) for m in _PY_DOWNLOADS.finditer(code)})
+        calls = sorted({m.group(1) for m in MODEL_DOWNLOAD_CALL.finditer(code)})
         if calls:
             whisperx = any(c.startswith(("whisperx", "load_align")) for c in calls)
             reasons.append(", ".join(f"`{c}(...)`" for c in calls) + " at build time")
@@ -109,7 +69,7 @@ class BakedModel(Rule):
             return ""
         texts = []
         for argv in site.commands:
-            if argv[0].rsplit("/", 1)[-1].startswith("python"):
+            if is_python(argv[0]):
                 for word in argv[1:]:
                     if word.endswith(".py") and not word.startswith("-"):
                         path = ctx.context_path(site, word)
@@ -126,17 +86,17 @@ class BakedModel(Rule):
         from_context = copy.from_ is None
         remote = [s for s in sources if "://" in s]
         if remote:
-            weights = [s for s in remote if _WEIGHT_TOKEN.search(s)]
+            weights = [s for s in remote if WEIGHT_TOKEN.search(s)]
             if weights:
                 return self.finding(ins, f"ADD downloads weight files into the image: {', '.join(weights)} "
                                          f"({MODEL_DOWNLOAD_DEFAULT.describe()})", estimate=MODEL_DOWNLOAD_DEFAULT)
             return None
-        cache_dirs = [facts.env.get(name) for name in MODEL_ENV if facts.env.get(name, "").startswith("/")]
+        cache_dirs = [facts.env.get(name) for name in MODEL_CACHE_ENV if facts.env.get(name, "").startswith("/")]
         into_cache = any(copy.dest == d or copy.dest.startswith(d.rstrip("/") + "/") for d in cache_dirs if d)
-        named = [s for s in sources if _weight_path(s) or _model_dir(s)]
+        named = [s for s in sources if is_weight_path(s) or is_model_dir(s)]
         if from_context and ctx.context is not None:
             weight_files = [f for s in sources for f in ctx.context.weight_files_under(s)]
-            model_dirs = [s for s in sources if _model_dir(s) and ctx.context.is_dir(s)]
+            model_dirs = [s for s in sources if is_model_dir(s) and ctx.context.is_dir(s)]
             if weight_files or (model_dirs and not _only_code(ctx, model_dirs)):
                 total = sum(f.size for f in weight_files)
                 for directory in model_dirs:
@@ -152,7 +112,7 @@ class BakedModel(Rule):
             what = ", ".join(named) if named else f"into the model cache {copy.dest}"
             origin = f" from stage {copy.from_}" if copy.from_ else ""
             estimate = MODEL_DOWNLOAD_DEFAULT
-            severity = None if (into_cache or any(_weight_path(s) or ".cache/huggingface" in s for s in named)) else Severity.MEDIUM
+            severity = None if (into_cache or any(is_weight_path(s) or ".cache/huggingface" in s for s in named)) else Severity.MEDIUM
             hedge = "" if severity is None else " (judged by the path name; pass --context to check the files)"
             return self.finding(ins, f"{ins.cmd} of a model directory or weight files{origin}: {what}{hedge} "
                                      f"({estimate.describe()})", estimate=estimate, severity=severity)
@@ -163,7 +123,7 @@ class BakedModel(Rule):
         final = ctx.final
         volumes = [path.rstrip("/") or "/" for path, _ in final.volumes]
         by_instruction: dict[int, tuple[object, list[str]]] = {}
-        for name in MODEL_ENV:
+        for name in MODEL_CACHE_ENV:
             value = final.env.get(name)
             if not value or not value.startswith("/"):
                 continue

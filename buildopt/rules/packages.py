@@ -6,36 +6,20 @@ HTTP, so the Python service image stays small and the two are updated independen
 
 from __future__ import annotations
 
-import re
-
 from ..estimates import LIBREOFFICE_AUDIT, apt_packages_estimate
+from ..knowledge import heavy_runtime
 from ..units import format_size
+from ..shell import program
 from .base import Rule, register
 from .context import RuleContext
-from .shell import is_install
-
-_HEAVY = [
-    (re.compile(r"^libreoffice"), "LibreOffice",
-     "run document conversion in a separate converter service (e.g. a LibreOffice/unoserver or Gotenberg "
-     "container called over HTTP), as the audit recommends for rag-anything"),
-    (re.compile(r"^texlive"), "TeX Live",
-     "render documents in a separate service, or install only texlive-latex-base and the packages you use"),
-    (re.compile(r"^(default-jdk|default-jre|openjdk-\d+-(jdk|jre))"), "a Java runtime",
-     "run the Java part as its own service, or use a headless JRE instead of a JDK"),
-    (re.compile(r"^(chromium|google-chrome|firefox)"), "a web browser",
-     "use a separate headless-browser service (e.g. browserless) called over the network"),
-]
-
 
 def heavy_packages(packages: list[str]) -> list[tuple[str, str, str]]:
     """(package, family, advice) for each heavy package in the list."""
     found = []
     for package in packages:
-        name = package.split("=", 1)[0].lower()
-        for pattern, family, advice in _HEAVY:
-            if pattern.match(name):
-                found.append((name, family, advice))
-                break
+        heavy = heavy_runtime(package)
+        if heavy is not None:
+            found.append((package.split("=", 1)[0].lower(), *heavy))
     return found
 
 
@@ -51,12 +35,12 @@ class HeavyRuntimePackage(Rule):
                 heavy: list[tuple[str, str, str]] = []
                 recommends = False
                 for call in site.packages:
-                    if is_install(call):
+                    if call.installs:
                         found = heavy_packages(call.packages)
                         heavy.extend(found)
                         recommends = recommends or (bool(found) and not call.no_recommends)
                 for argv in site.commands:
-                    if (argv[0].rsplit("/", 1)[-1] == "playwright" or argv[1:3] == ["-m", "playwright"]) and "install" in argv:
+                    if (program(argv) == "playwright" or argv[1:3] == ["-m", "playwright"]) and "install" in argv:
                         heavy.append(("playwright browsers", "a web browser",
                                       "use a separate headless-browser service (e.g. browserless) called over the network"))
                 if not heavy:

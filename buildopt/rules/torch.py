@@ -10,23 +10,12 @@ torch is already installed or a CPU index is configured; those are reported with
 from __future__ import annotations
 
 from ..estimates import CUDA_TORCH
+from ..knowledge import PULLS_TORCH, TORCH_EXTRAS, TORCH_FAMILY
 from ..requirements import Requirement
 from ..units import format_size
 from .base import Rule, register
 from .catalog import Severity
 from .context import PipInstall, RuleContext
-
-TORCH_FAMILY = frozenset({"torch", "torchvision", "torchaudio"})
-# Packages whose required dependencies include torch (PyPI metadata). Extras that add torch are listed
-# in TORCH_EXTRAS instead.
-PULLS_TORCH = frozenset({
-    "sentence-transformers", "whisperx", "openai-whisper", "accelerate", "timm", "torchmetrics", "pytorch-lightning",
-    "lightning", "peft", "bitsandbytes", "easyocr", "ultralytics", "kornia", "pyannote-audio", "coqui-tts", "tts",
-    "kokoro", "flair", "stanza", "xformers", "deepspeed", "torchtext", "torch-geometric", "trl", "gliner",
-    "colbert-ai", "ragatouille", "open-clip-torch", "speechbrain", "nemo-toolkit", "fairseq", "detectron2", "marker-pdf",
-    "surya-ocr", "docling", "unstructured-inference", "doctr",
-})
-TORCH_EXTRAS = {"transformers": {"torch"}, "diffusers": {"torch"}, "spacy": {"transformers"}}
 
 CPU_FIX = ("Install the CPU build: `pip install --index-url https://download.pytorch.org/whl/cpu torch` (or pin "
            "`torch==X.Y.Z+cpu`), best through `ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu` so a mirror "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+from ..shell import program
 from .base import Rule, register
 from .context import RuleContext, StageFacts
 
@@ -57,7 +58,7 @@ class RootOwnedWritableDir(Rule):
         owners: list[tuple[str, str, bool]] = []  # (path, owner, recursive)
         for site in sites:
             for argv in site.commands:
-                name = argv[0].rsplit("/", 1)[-1]
+                name = program(argv)
                 args = [site.expand(a) for a in argv[1:]]
                 if name == "mkdir":
                     for path in _operands(args, {"-m", "--mode"}):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from buildopt.dockerfile import env_pairs, parse_file, parse_string, shell_commands, substitute
+from buildopt.dockerfile import env_pairs, parse_file, parse_string, substitute
 from buildopt.errors import BadInput
 
 MULTI = """\
@@ -90,13 +90,6 @@ def test_env_forms():
 def test_substitute():
     variables = {"A": "x", "EMPTY": ""}
     assert substitute("$A-${A}-${B:-dflt}-${A:+alt}-${EMPTY:-e}-${B:+no}", variables) == "x-x-dflt-alt-e-"
-
-
-def test_shell_commands_split_and_tolerate_unclosed_quotes():
-    assert shell_commands("apt-get update && apt-get install -y a || true; echo 'x y' | tee f") == [
-        ["apt-get", "update"], ["apt-get", "install", "-y", "a"], ["true"], ["echo", "x y"], ["tee", "f"]]
-    assert shell_commands('echo "unclosed && pip install torch')[-1][:2] == ["pip", "install"]
-    assert shell_commands("if [ -f x ]; then pip install y; fi")[1] == ["pip", "install", "y"]
 
 
 def test_unclosed_quote_in_run_is_valid_input():

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from buildopt.dockerfile import parse_string
-from buildopt.optimize import shell
 from buildopt.optimize.packages import is_build_only, runtime_for, split_packages
 from buildopt.optimize.plan import (
     BaseImage,
@@ -35,47 +34,6 @@ CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]
 
 def _plan(text: str, context: Path | None = None):
     return extract_plan(parse_string(text), context)
-
-
-# -- shell scanning -------------------------------------------------------------------------------------
-def test_scan_keeps_pipes_together_and_joiners():
-    script = shell.scan("curl -sSf https://sh.rustup.rs | sh -s -- -y && apt-get update; echo done")
-    assert [unit.argv[0] for unit in script.units] == ["curl", "apt-get", "echo"]
-    assert [unit.joiner for unit in script.units] == ["&&", ";", ""]
-    assert len(script.units[0].commands) == 2 and not script.complex
-
-
-def test_scan_raw_words_keep_variables_and_quotes():
-    script = shell.scan('pip install "uvicorn[standard]==0.54" -r ${REQS}')
-    words = script.commands[0].words
-    assert [word.raw for word in words] == ["pip", "install", '"uvicorn[standard]==0.54"', "-r", "${REQS}"]
-    assert words[2].value == "uvicorn[standard]==0.54"
-
-
-def test_scan_continuations_and_comment_lines():
-    text = "apt-get update && \\\n    # a comment Docker removes\n    apt-get install -y gcc \\\n      libpq-dev"
-    script = shell.scan(text)
-    assert [unit.argv for unit in script.units] == [["apt-get", "update"], ["apt-get", "install", "-y", "gcc", "libpq-dev"]]
-    assert not script.complex
-    # offsets point into the source, so in-place edits land on the right word
-    install = script.commands[1].words[1]
-    assert text[install.start:install.end] == "install"
-
-
-@pytest.mark.parametrize("text", [
-    "if [ -f x ]; then pip install x; fi",
-    "(cd /x && make)",
-    "pip install x # trailing comment",
-    "cat <<EOF > f",
-])
-def test_scan_marks_what_it_cannot_rewrite(text):
-    assert shell.scan(text).complex
-
-
-def test_scan_env_prefix_and_redirects():
-    script = shell.scan("DEBIAN_FRONTEND=noninteractive apt-get install -y curl > /dev/null 2>&1")
-    assert script.commands[0].argv[:3] == ["apt-get", "install", "-y"]
-    assert not script.complex
 
 
 # -- system packages ------------------------------------------------------------------------------------

@@ -161,7 +161,7 @@ def test_with_a_context_never_crash(context_dir, text):
     check(text, context_dir)
 
 
-# ---- the fast RUN tokenizer agrees with the shlex-based one where both apply ------------------------------
+# ---- the shell lexer agrees with Python's POSIX lexer (shlex) where both apply ------------------------------
 
 bare_word = st.from_regex(r"[A-Za-z0-9_./=:+@%-]{1,8}", fullmatch=True)
 quoted_word = st.builds(lambda q, body: f"{q}{body}{q}", st.sampled_from(["'", '"']),
@@ -174,13 +174,33 @@ shell_line = st.builds(lambda words, seps: "".join(w + s for w, s in zip(words, 
                        st.lists(shell_word, min_size=1, max_size=12), st.lists(separator, min_size=12, max_size=12))
 
 
+def _shlex_commands(text: str) -> list[list[str]]:
+    """An independent reference: shlex's POSIX lexer, split on the same operators and newlines."""
+    import shlex
+
+    commands: list[list[str]] = [[]]
+    for line in text.split("\n"):
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
+        lexer.whitespace_split = True
+        lexer.commenters = ""
+        for token in [*lexer, ";"]:
+            if token and set(token) <= set(";&|"):
+                if commands[-1]:
+                    commands.append([])
+            elif token and not (not commands[-1] and token in _KEYWORDS):
+                commands[-1].append(token)
+    return [command for command in commands if command]
+
+
 @settings(max_examples=300, deadline=None)
 @given(shell_line)
-def test_split_commands_matches_shell_commands(text):
-    """Known, deliberate differences are left out of the inputs: split_commands keeps an empty argument ('')
-    and a quoted operator (';') or keyword ('if') as arguments, where dockerfile.shell_commands drops them; it reads
-    comments and `2>&1`-style redirections (see test_rules_shell.py)."""
-    from buildopt.dockerfile import shell_commands
-    from buildopt.rules.shell import split_commands
+def test_shell_lexer_matches_shlex(text):
+    """Known, deliberate differences are left out of the inputs: the lexer keeps an empty argument ('') and a
+    quoted operator (';') or keyword ('if') as arguments, where this shlex reference drops them; it reads comments
+    and `2>&1`-style redirections (see test_shell.py). Every word's offsets point at its raw text."""
+    from buildopt.shell import scan, split_commands
 
-    assert split_commands(text) == shell_commands(text)
+    assert split_commands(text) == _shlex_commands(text)
+    for command in scan(text).commands:
+        for word in command.words:
+            assert text[word.start:word.end] == word.raw
