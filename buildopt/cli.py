@@ -149,6 +149,7 @@ def optimize_command(
     from .optimize import OptimizeOptions, optimize
     from .optimize.output import OutputPaths, check_output_dir, write_outputs
     from .report.optimize_report import render, unified_diff
+    from .rules import analyze
 
     if output_format not in ("text", "json"):
         raise BadInput(f"--format {output_format!r}: use text or json")
@@ -156,8 +157,9 @@ def optimize_command(
     paths = OutputPaths.for_input(dockerfile, output)
     check_output_dir(paths)
     options = OptimizeOptions(python=python, keep_all_extras=keep_extras, trim=not no_trim, output_name=paths.dockerfile.name,
-                              output_dir=str(paths.dockerfile.parent))
-    result = optimize(parsed, context_dir=context, options=options)
+                              output_dir=str(paths.dockerfile.parent), context_dir=str(context) if context else None)
+    findings = analyze(parsed, context_dir=context if context is not None else parsed.path.parent).findings
+    result = optimize(parsed, findings, options)
     written = write_outputs(result, paths, force=force, source=dockerfile)
     patch = unified_diff(parsed.text, result.text, str(dockerfile), str(paths.dockerfile)) if diff else None
     typer.echo(render(result, dockerfile, written, output_format, diff=patch), nl=False)

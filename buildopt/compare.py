@@ -140,8 +140,8 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
         from .optimize.output import OutputPaths, write_outputs as write_optimized
 
         paths = OutputPaths.for_input(dockerfile_path, options.output_dir / "Dockerfile.optimized")
-        optimization = optimize(parsed, context_dir=context,
-                                options=OptimizeOptions(python=options.python, output_dir=str(options.output_dir)))
+        optimization = optimize(parsed, analysis.findings, OptimizeOptions(
+            python=options.python, output_dir=str(options.output_dir), context_dir=str(context)))
         # Dockerfile, compose snippet and <Dockerfile>.dockerignore (keeps models out of a COPY . .).
         write_optimized(optimization, paths, force=True)
         optimized_path = paths.dockerfile

@@ -1,7 +1,7 @@
-"""Optimize stage: a parsed Dockerfile in, an OptimizationResult (text, changes tied to rule ids) out.
+"""Optimize stage: a parsed Dockerfile and its findings in, an OptimizationResult (text, changes tied to rule ids) out.
 
     from buildopt.optimize import optimize, OptimizeOptions
-    result = optimize("Dockerfile", context_dir=".", options=OptimizeOptions(python=None))
+    result = optimize(parsed, analysis.findings, OptimizeOptions(context_dir="."))
     result.mode      # "rewritten" | "in-place" | "unchanged"
     result.text      # the optimized Dockerfile
     result.changes   # [Change(rule_ids, description, expected_savings_bytes, lines)]
@@ -10,12 +10,17 @@ A single-stage Dockerfile on an official python image is taken apart into a plan
 the transforms (transforms.py) and written out through the templates (render.py). Anything else
 (non-Python, already multi-stage, ONBUILD/SHELL/heredocs) only gets the safe in-place fixes
 (inplace.py), or comes back unchanged. Whatever the mode, the text returned parses.
+
+The findings come from the analyze stage (compare and the CLI have them already); `analyze_and_optimize` runs
+both for callers that start from a file.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..dockerfile import Dockerfile, parse_file, parse_string
 from ..errors import BadInput, BuildoptError
@@ -36,25 +41,42 @@ from .render import (
 )
 from .transforms import TRANSFORMS
 
+if TYPE_CHECKING:
+    from ..rules import Finding
+
 SCHEMA = "buildopt.optimize/v1"
 
 __all__ = [
     "DEFAULT_TORCH_INDEX_URL", "SCHEMA", "TRANSFORMS", "Change", "OptimizationPlan", "OptimizationResult",
-    "OptimizeOptions", "extract_plan", "optimize",
+    "OptimizeOptions", "analyze_and_optimize", "extract_plan", "optimize",
 ]
 
 
-def optimize(
-    dockerfile: Dockerfile | str | Path,
-    context_dir: str | Path | None = None,
-    options: OptimizeOptions | None = None,
-) -> OptimizationResult:
-    """Optimize one Dockerfile (a parsed one, or a path). The context defaults to the Dockerfile's directory."""
+def analyze_and_optimize(dockerfile: Dockerfile | str | Path, context_dir: str | Path | None = None,
+                         options: OptimizeOptions | None = None) -> OptimizationResult:
+    """Parse (when given a path), analyze, then optimize: the two stages for callers that have no findings yet."""
+    from ..rules import analyze
+
+    parsed = dockerfile if isinstance(dockerfile, Dockerfile) else parse_file(dockerfile)
+    options = options or OptimizeOptions()
+    if context_dir is not None:
+        options.context_dir = str(context_dir)
+    context = _context(parsed, options.context_dir)
+    try:
+        findings = list(analyze(parsed, context_dir=context).findings)
+    except BuildoptError:
+        findings = []
+    return optimize(parsed, findings, options)
+
+
+def optimize(parsed: Dockerfile, findings: Sequence[Finding], options: OptimizeOptions | None = None) -> OptimizationResult:
+    """Optimize one parsed Dockerfile, given analyze's findings on it (they give each change its expected savings
+    and say what is left as it was). The context defaults to the Dockerfile's directory."""
     options = options or OptimizeOptions()
     if options.python is not None and not re.fullmatch(r"3\.\d{1,2}", options.python):
         raise BadInput(f"--python {options.python!r}: give a Python version like 3.12")
-    parsed = dockerfile if isinstance(dockerfile, Dockerfile) else parse_file(dockerfile)
-    context = _context(parsed, context_dir)
+    context = _context(parsed, options.context_dir)
+    findings = list(findings)
 
     reasons = modelable(parsed)
     plan = None
@@ -63,7 +85,6 @@ def optimize(
             plan = extract_plan(parsed, context)
         except Unmodelable as err:
             reasons = err.reasons
-    findings = _findings(parsed, context)
     if plan is not None:
         result = _rewrite(parsed, plan, options)
         if result is not None:
@@ -122,16 +143,6 @@ def _context(parsed: Dockerfile, context_dir: str | Path | None) -> Path | None:
             raise BadInput(f"{context}: context is not a directory")
         return context
     return parsed.path.parent if parsed.path is not None else None
-
-
-def _findings(parsed: Dockerfile, context: Path | None) -> list:
-    """The original's findings (the analyze stage): they give each change its expected savings."""
-    from ..rules import analyze
-
-    try:
-        return list(analyze(parsed, context_dir=context).findings)
-    except BuildoptError:
-        return []
 
 
 def _verify_claims(result: OptimizationResult, parsed: Dockerfile, context: Path | None,

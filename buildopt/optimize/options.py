@@ -18,6 +18,7 @@ class OptimizeOptions:
     trim: bool = True  # leave test suites (and torch's C++ tests and headers) out of the venv
     output_name: str = "Dockerfile.optimized"  # how the compose snippet refers to the Dockerfile
     output_dir: str | None = None  # where the outputs go, for relative paths in the compose snippet
+    context_dir: str | None = None  # the build context (default: the Dockerfile's directory)
 
 
 @dataclass

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from buildopt.dockerfile import parse_string
-from buildopt.optimize import OptimizeOptions, optimize
+from buildopt.optimize import OptimizeOptions
+from buildopt.optimize import analyze_and_optimize
 
 MULTI_STAGE = """FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y gcc
@@ -25,7 +26,7 @@ def _rules(result) -> set[str]:
 
 
 def test_multi_stage_gets_only_insertions_in_the_final_stage():
-    result = optimize(parse_string(MULTI_STAGE))
+    result = analyze_and_optimize(parse_string(MULTI_STAGE))
     assert result.mode == "in-place" and result.compose_text is None
     assert any("already multi-stage" in reason for reason in result.reasons)
     assert result.text == """FROM python:3.11-slim AS build
@@ -49,20 +50,20 @@ CMD ["flask", "run"]
 
 def test_non_python_base_gets_a_user_and_pip_flags():
     text = "FROM node:20-slim\nWORKDIR /app\nCOPY . .\nRUN npm ci && pip3 install awscli\nCMD [\"node\", \"index.js\"]\n"
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     assert result.mode == "in-place"
     assert "RUN npm ci && pip3 install --no-cache-dir awscli\nRUN useradd --system --uid 10001" in result.text
     assert result.text.endswith("USER app\nCMD [\"node\", \"index.js\"]\n")
 
 
 def test_alpine_uses_adduser():
-    result = optimize(parse_string("FROM python:3.12-alpine\nRUN pip install flask\nCMD [\"flask\", \"run\"]\n"))
+    result = analyze_and_optimize(parse_string("FROM python:3.12-alpine\nRUN pip install flask\nCMD [\"flask\", \"run\"]\n"))
     assert "RUN adduser -D -u 10001 app\nUSER app\n" in result.text and "pip install --no-cache-dir flask" in result.text
 
 
 def test_existing_user_is_reused():
     text = "FROM node:20\nRUN useradd -m web && npm ci\nCMD [\"node\", \"x.js\"]\n"
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     assert result.text == "FROM node:20\nRUN useradd -m web && npm ci\nUSER web\nCMD [\"node\", \"x.js\"]\n"
 
 
@@ -72,7 +73,7 @@ def test_existing_user_is_reused():
     ("FROM mcr.microsoft.com/windows/servercore:ltsc2022\nRUN echo\n", "can't tell how to create a user"),
 ])
 def test_no_user_where_it_would_break_or_cannot_be_made(text, why):
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     assert result.mode == "unchanged" and result.text == text
     assert any(why in reason for reason in result.reasons)
 
@@ -80,14 +81,14 @@ def test_no_user_where_it_would_break_or_cannot_be_made(text, why):
 def test_complex_shell_is_left_as_written():
     text = ("FROM python:3.11-slim AS a\nFROM python:3.11-slim\n"
             "RUN if [ -n \"$X\" ]; then apt-get update && apt-get install -y gcc; fi\nUSER 1000\n")
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     assert result.mode == "unchanged" and result.text == text
     assert any("line 3: RUN left as written" in reason for reason in result.reasons)
 
 
 def test_heredoc_file_keeps_its_heredoc():
     text = "FROM python:3.11-slim\nRUN <<EOF\napt-get update\napt-get install -y gcc\nEOF\nRUN pip install flask\nUSER 1000\n"
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     assert result.mode == "in-place"
     assert result.text == text.replace("pip install flask", "pip install --no-cache-dir flask")
     assert any("heredocs" in reason for reason in result.reasons)
@@ -95,14 +96,14 @@ def test_heredoc_file_keeps_its_heredoc():
 
 def test_escape_directive_is_never_edited():
     text = "# escape=`\nFROM node:20\nRUN npm ci `\n    && npm test\n"
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     assert result.mode == "unchanged" and result.text == text
 
 
 def test_python_moves_in_place_only_when_asked():
     text = "FROM python:3.10-slim AS build\nRUN true\nFROM python:3.10-slim\nUSER 1000\n"
-    assert optimize(parse_string(text)).mode == "unchanged"
-    result = optimize(parse_string(text), options=OptimizeOptions(python="3.12"))
+    assert analyze_and_optimize(parse_string(text)).mode == "unchanged"
+    result = analyze_and_optimize(parse_string(text), options=OptimizeOptions(python="3.12"))
     assert result.text == "FROM python:3.12-slim AS build\nRUN true\nFROM python:3.12-slim\nUSER 1000\n"
     assert _rules(result) == {"BO110"}
 
@@ -121,5 +122,5 @@ USER app
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"
 CMD ["/opt/venv/bin/python", "/app/main.py"]
 """
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     assert result.mode == "unchanged" and result.text == text and result.changes == []

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from buildopt.dockerfile import parse_string
 from buildopt.errors import BadInput
-from buildopt.optimize import OptimizeOptions, optimize
+from buildopt.optimize import OptimizeOptions
+from buildopt.optimize import analyze_and_optimize
 from buildopt.rules import analyze
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,13 +112,13 @@ def context(tmp_path_factory) -> Path:
 def check_properties(text: str, context: Path, options: OptimizeOptions | None = None):
     options = options or OptimizeOptions()
     original = parse_string(text, path=context / "Dockerfile")
-    result = optimize(original, context_dir=context, options=options)
+    result = analyze_and_optimize(original, context_dir=context, options=options)
     assert result.mode in ("rewritten", "in-place", "unchanged")
     if result.mode == "unchanged":
         assert result.text == text and result.changes == []
     output = parse_string(result.text, path=context / options.output_name)  # the output parses
 
-    again = optimize(output, context_dir=context, options=options)
+    again = analyze_and_optimize(output, context_dir=context, options=options)
     assert again.text == result.text, "optimizing the output changed it again"
     assert again.mode == "unchanged" and again.changes == []
 
@@ -163,7 +164,7 @@ def test_random_and_mutated_input_never_crashes(noise, seed, base):
             original = parse_string(text)
         except BadInput:
             continue
-        result = optimize(original, options=OptimizeOptions())
+        result = analyze_and_optimize(original, options=OptimizeOptions())
         parse_string(result.text)
 
 
@@ -213,5 +214,5 @@ CMD ["python", "app.py"]
 def test_well_optimized_files_come_back_unchanged(text, tmp_path):
     (tmp_path / "requirements.txt").write_text("fastapi==0.115.0\n")
     (tmp_path / ".dockerignore").write_text(".git\n")
-    result = optimize(parse_string(text, path=tmp_path / "Dockerfile"), context_dir=tmp_path)
+    result = analyze_and_optimize(parse_string(text, path=tmp_path / "Dockerfile"), context_dir=tmp_path)
     assert result.mode == "unchanged" and result.text == text and result.changes == []

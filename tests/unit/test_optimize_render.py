@@ -5,7 +5,8 @@ from __future__ import annotations
 import yaml
 
 from buildopt.dockerfile import parse_string
-from buildopt.optimize import OptimizeOptions, optimize
+from buildopt.optimize import OptimizeOptions
+from buildopt.optimize import analyze_and_optimize
 from buildopt.optimize.render import (
     COMPOSE_TEMPLATE,
     ML_TEMPLATE,
@@ -24,7 +25,7 @@ def test_templates_load_through_the_package():
 
 def test_no_syntax_line_and_the_file_parses():
     text = "FROM python:3.11-slim\nRUN pip install torch\nCMD [\"python\", \"x.py\"]\n"
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     assert "# syntax" not in result.text and "syntax=" not in result.text
     parse_string(result.text)
 
@@ -33,7 +34,7 @@ def test_compose_is_yaml_and_escapes_dollar_for_compose():
     text = ('FROM python:3.11-slim\nRUN pip install celery sentence-transformers\n'
             'RUN python -c "from sentence_transformers import SentenceTransformer; SentenceTransformer(\'all-MiniLM-L6-v2\')"\n'
             'CMD ["celery", "-A", "w", "worker"]\n')
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     compose = yaml.safe_load(result.compose_text)
     service = next(name for name in compose["services"] if name != "model-init")
     test = compose["services"][service]["healthcheck"]["test"]
@@ -48,7 +49,7 @@ def test_compose_paths_follow_the_output_location(tmp_path):
     dockerfile.write_text("FROM python:3.11-slim\nRUN pip install flask\n")
     out = tmp_path / "out"
     out.mkdir()
-    result = optimize(dockerfile, options=OptimizeOptions(output_name="Dockerfile.opt", output_dir=str(out)))
+    result = analyze_and_optimize(dockerfile, options=OptimizeOptions(output_name="Dockerfile.opt", output_dir=str(out)))
     build = yaml.safe_load(result.compose_text)["services"]["app"]["build"]
     assert build == {"context": "../app", "dockerfile": "../out/Dockerfile.opt"}
 
@@ -57,7 +58,7 @@ def test_rendered_layout_of_a_service():
     text = ("FROM python:3.11-slim\nLABEL maintainer=me\nWORKDIR /srv\nCOPY requirements.txt .\n"
             "RUN pip install -r requirements.txt\nCOPY . .\nEXPOSE 8080\nSTOPSIGNAL SIGINT\n"
             "ENTRYPOINT [\"python\"]\nCMD [\"main.py\"]\n")
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     assert result.text == """FROM python:3.11-slim AS builder
 RUN python3 -m venv /opt/venv
 ENV VIRTUAL_ENV=/opt/venv PATH="/opt/venv/bin:$PATH"
@@ -89,15 +90,15 @@ CMD ["main.py"]
 
 def test_trim_is_torch_aware_and_can_be_turned_off():
     text = "FROM python:3.11-slim\nRUN pip install torch fastapi\nCMD [\"python\", \"x.py\"]\n"
-    trimmed = optimize(parse_string(text)).text
+    trimmed = analyze_and_optimize(parse_string(text)).text
     assert "-name tests -path '*/site-packages/*'" in trimmed
     assert 'rm -rf "$torch/test" "$torch/include"' in trimmed and "! -name torch_shm_manager" in trimmed
-    plain = optimize(parse_string("FROM python:3.11-slim\nRUN pip install flask\n")).text
+    plain = analyze_and_optimize(parse_string("FROM python:3.11-slim\nRUN pip install flask\n")).text
     assert "-name tests" in plain and "$torch" not in plain
-    kept = optimize(parse_string(text), options=OptimizeOptions(trim=False)).text
+    kept = analyze_and_optimize(parse_string(text), options=OptimizeOptions(trim=False)).text
     assert "-name tests" not in kept and "$torch" not in kept and "site-packages/pip " not in kept
     assert "site-packages/pip " in trimmed
     # pip stays when something at run time calls it
-    runtime_pip = optimize(parse_string("FROM python:3.11-slim\nRUN pip install flask\nCMD pip list && python app.py\n")).text
+    runtime_pip = analyze_and_optimize(parse_string("FROM python:3.11-slim\nRUN pip install flask\nCMD pip list && python app.py\n")).text
     assert "-name tests" in runtime_pip and "site-packages/pip " not in runtime_pip
     parse_string(trimmed)

@@ -11,7 +11,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from buildopt.dockerfile import parse_string
-from buildopt.optimize import OptimizeOptions, optimize
+from buildopt.optimize import OptimizeOptions
+from buildopt.optimize import analyze_and_optimize
 from buildopt.optimize.plan import extract_plan
 from buildopt.optimize.transforms import (
     TRANSFORMS,
@@ -28,7 +29,7 @@ def _optimize(tmp_path: Path, dockerfile: str, files: dict[str, str] | None = No
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
     (tmp_path / "Dockerfile").write_text(dockerfile)
-    return optimize(tmp_path / "Dockerfile", options=OptimizeOptions(**options))
+    return analyze_and_optimize(tmp_path / "Dockerfile", options=OptimizeOptions(**options))
 
 
 def _changes(result, rule: str):
@@ -74,7 +75,7 @@ def test_rust_toolchain_stays_in_the_builder():
     changes = split_stages(plan, OptimizeOptions())
     assert [change.rule_ids for change in changes] == [["BO102"]]
     assert "curl" in plan.build_packages and plan.runtime_packages == ["curl", "espeak-ng"]
-    result = optimize(parse_string(text), options=OptimizeOptions())
+    result = analyze_and_optimize(parse_string(text), options=OptimizeOptions())
     builder, runtime = _stage(result.text, 0), _stage(result.text, 1)
     assert "sh.rustup.rs -sSf | sh -s -- -y" in builder and "rustup" not in runtime
     assert 'ENV PATH="/root/.cargo/bin:${PATH}"' in builder and ".cargo" not in runtime
@@ -108,7 +109,7 @@ def test_torch_inline_and_through_dependents(tmp_path):
 
 def test_cuda_index_and_local_pins_become_cpu():
     text = ("FROM python:3.11-slim\nRUN pip install --index-url https://download.pytorch.org/whl/cu121 torch==2.1.0+cu121\n")
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     assert "pip install --no-cache-dir --index-url ${TORCH_INDEX_URL} torch==2.1.0+cpu" in result.text
 
 
@@ -121,7 +122,7 @@ def test_cpu_torch_already_is_left_alone():
 
 def test_uv_gets_best_match_so_numpy_still_comes_from_pypi():
     text = "FROM python:3.11-slim\nRUN pip install uv && uv pip install --system torch numpy\n"
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     assert ("uv pip install --no-cache --extra-index-url ${TORCH_INDEX_URL} --index-strategy unsafe-best-match torch numpy"
             in result.text)
     assert "uv pip install --system" not in result.text  # the venv is VIRTUAL_ENV in the builder
@@ -178,7 +179,7 @@ def test_copied_models_are_mounted_and_linked(tmp_path):
 
 def test_hf_cache_env_inside_the_image_moves_to_the_volume():
     text = "FROM python:3.11-slim\nENV TRANSFORMERS_CACHE=/app/cache\nRUN pip install transformers\nCMD [\"python\", \"x.py\"]\n"
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     runtime = _stage(result.text, 1)
     assert "ENV TRANSFORMERS_CACHE=/models/hub" in runtime and "ENV HF_HOME=/models" in runtime
     assert _changes(result, "BO104")
@@ -188,7 +189,7 @@ def test_hf_cache_env_inside_the_image_moves_to_the_volume():
 def test_non_root_user_owns_app_and_writable_dirs():
     text = ("FROM python:3.11-slim\nWORKDIR /app\nRUN pip install flask\nRUN mkdir -p /tmp/uploads && chmod 777 /tmp/uploads\n"
             "COPY . .\nVOLUME /data\nCMD [\"flask\", \"run\"]\n")
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     runtime = _stage(result.text, 1)
     assert "useradd --system --uid 10001 --gid app --create-home --shell /usr/sbin/nologin app" in runtime
     assert "mkdir -p /app /tmp/uploads /data" in runtime and "chown app:app /app /tmp/uploads /data" in runtime
@@ -200,7 +201,7 @@ def test_non_root_user_owns_app_and_writable_dirs():
 def test_existing_non_root_user_is_not_claimed_as_a_fix():
     text = ("FROM python:3.11-slim\nRUN apt-get update && apt-get install -y gcc\nRUN useradd -m bot\n"
             "RUN pip install aiogram\nCOPY bot.py .\nUSER bot\nCMD [\"python\", \"bot.py\"]\n")
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     assert "USER bot" in result.text and "--uid 10001" in result.text
     assert not _changes(result, "BO101")
 
@@ -208,7 +209,7 @@ def test_existing_non_root_user_is_not_claimed_as_a_fix():
 # -- BO105 / BO106 / BO107 ------------------------------------------------------------------------------
 def test_pip_cache_and_apt_hygiene():
     text = "FROM python:3.11-slim\nRUN apt-get update && apt-get install -y libpq-dev\nRUN pip install --user psycopg2\n"
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     assert "pip install --no-cache-dir psycopg2" in result.text and "--user" not in result.text
     assert result.text.count("--no-install-recommends") == 2
     assert result.text.count("rm -rf /var/lib/apt/lists/*") == 2 and result.text.count("apt-get clean") == 2
@@ -217,11 +218,11 @@ def test_pip_cache_and_apt_hygiene():
 
 def test_cache_mounts_and_pip_env_count_as_no_cache():
     mounted = "FROM python:3.11-slim\nRUN --mount=type=cache,target=/root/.cache/pip pip install flask\nRUN useradd a\n"
-    result = optimize(parse_string(mounted))
+    result = analyze_and_optimize(parse_string(mounted))
     assert "RUN --mount=type=cache,target=/root/.cache/pip pip install flask" in result.text
     assert not _changes(result, "BO105")
     env = "FROM python:3.11-slim\nENV PIP_NO_CACHE_DIR=1\nRUN pip install flask\n"
-    assert not _changes(optimize(parse_string(env)), "BO105")
+    assert not _changes(analyze_and_optimize(parse_string(env)), "BO105")
 
 
 # -- BO115 ----------------------------------------------------------------------------------------------
@@ -253,7 +254,7 @@ TRIVIAL = 'HEALTHCHECK --interval=60s --timeout=10s CMD python -c "import sys; s
 
 def test_trivial_healthcheck_with_a_port_becomes_a_tcp_probe():
     text = "FROM python:3.11-slim\nRUN pip install fastapi uvicorn\n" + TRIVIAL + 'CMD ["uvicorn", "a:app", "--port", "9000"]\n'
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     expected = ('HEALTHCHECK --interval=60s --timeout=10s CMD ["python", "-c", "import socket; '
                 "socket.create_connection(('127.0.0.1', 9000), timeout=5).close()\"]")
     assert expected in result.text
@@ -270,7 +271,7 @@ def test_trivial_healthcheck_of_a_bot_imports_its_library(tmp_path):
 
 def test_celery_worker_gets_inspect_ping():
     text = 'FROM python:3.11-slim\nRUN pip install celery\nCMD ["celery", "-A", "proj.app", "worker"]\n'
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     assert 'CMD celery -A proj.app inspect ping -d "celery@$HOSTNAME"' in result.text
     assert _changes(result, "BO113")
 
@@ -278,7 +279,7 @@ def test_celery_worker_gets_inspect_ping():
 def test_real_healthcheck_is_kept_and_nothing_derivable_is_said():
     kept = ("FROM python:3.11-slim\nRUN pip install flask\n"
             "HEALTHCHECK CMD curl -f http://localhost:5000/ || exit 1\nCMD [\"flask\", \"run\"]\n")
-    result = optimize(parse_string(kept))
+    result = analyze_and_optimize(parse_string(kept))
     assert "HEALTHCHECK CMD curl -f http://localhost:5000/ || exit 1" in result.text
     plan = extract_plan(parse_string("FROM python:3.11-slim\nRUN pip install torch\n" + TRIVIAL), None)
     assert healthcheck(plan, OptimizeOptions()) == []
@@ -288,7 +289,7 @@ def test_real_healthcheck_is_kept_and_nothing_derivable_is_said():
 def test_kept_curl_healthcheck_on_a_now_slim_base_gets_curl():
     text = ("FROM python:3.11\nRUN pip install flask\nHEALTHCHECK CMD curl -f http://localhost:5000/ || exit 1\n"
             "CMD [\"flask\", \"run\"]\n")
-    result = optimize(parse_string(text))
+    result = analyze_and_optimize(parse_string(text))
     runtime = _stage(result.text, 1)
     assert runtime.startswith("python:3.11-slim AS runtime") and "        curl \\" in runtime
     assert _stage(result.text, 0).startswith("python:3.11 AS builder")
@@ -298,8 +299,8 @@ def test_kept_curl_healthcheck_on_a_now_slim_base_gets_curl():
 # -- BO110: the base Python moves only when asked ------------------------------------------------------
 def test_python_moves_only_when_asked():
     text = "FROM python:3.10-slim\nRUN pip install flask\n"
-    assert "python:3.10-slim" in optimize(parse_string(text)).text
-    moved = optimize(parse_string(text), options=OptimizeOptions(python="3.12"))
+    assert "python:3.10-slim" in analyze_and_optimize(parse_string(text)).text
+    moved = analyze_and_optimize(parse_string(text), options=OptimizeOptions(python="3.12"))
     assert "FROM python:3.12-slim AS builder" in moved.text and "FROM python:3.12-slim AS runtime" in moved.text
     assert _changes(moved, "BO110")
 
@@ -316,7 +317,7 @@ def test_bad_python_option_is_bad_input():
     from buildopt.errors import BadInput
 
     with pytest.raises(BadInput):
-        optimize(parse_string("FROM python:3.11-slim\n"), options=OptimizeOptions(python="twelve"))
+        analyze_and_optimize(parse_string("FROM python:3.11-slim\n"), options=OptimizeOptions(python="twelve"))
 
 
 # -- what is not fixed is said -------------------------------------------------------------------------

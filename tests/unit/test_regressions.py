@@ -3,7 +3,7 @@
 import pytest
 
 from buildopt.dockerfile import parse_string
-from buildopt.optimize import optimize
+from buildopt.optimize import analyze_and_optimize
 from buildopt.rules import analyze
 
 EMPTY_JSON_FORMS = [
@@ -18,5 +18,5 @@ EMPTY_JSON_FORMS = [
 def test_empty_json_forms_are_analyzed_and_optimized_without_crashing(text):
     parsed = parse_string(text)
     analyze(parsed)
-    result = optimize(parsed)
+    result = analyze_and_optimize(parsed)
     parse_string(result.text)  # the output always parses
