@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BadInput
-from .rules.catalog import RULE_IDS, SLUG_TO_ID, Severity
+from .severity import Severity
 
 CONFIG_FILE = "buildopt.toml"
 PYPROJECT = "pyproject.toml"
@@ -40,14 +40,10 @@ class BuildoptConfig:
 
 
 def rule_id_of(name: str, where: str = "") -> str:
-    """A rule id from an id (any case) or a slug; BadInput naming `where` for anything else."""
-    text = name.strip()
-    if text.upper() in RULE_IDS:
-        return text.upper()
-    if text.lower() in SLUG_TO_ID:
-        return SLUG_TO_ID[text.lower()]
-    prefix = f"{where}: " if where else ""
-    raise BadInput(f"{prefix}unknown rule {name!r} (use an id like BO105 or a slug like pip-cache; see docs/rules.md)")
+    """A rule id from an id or a slug, checked against the rule registry (loaded only when a config names rules)."""
+    from .rules.registry import rule_id_of as resolve
+
+    return resolve(name, where)
 
 
 def load_config(start: Path | str | None = None, explicit: Path | str | None = None, stop_at: Path | str | None = None) -> BuildoptConfig:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
+
+from .scan import default_trivy_cache, trivy_path
 
 SETUP_HINT = "run scripts/setup-toolchain.sh (or `make setup`)"
 DEFAULT_BASE_IMAGES = ("python:3.11-slim",)
@@ -84,18 +84,6 @@ def check_buildx(engine_ok: bool) -> Check:
     except Exception as err:
         return Check("buildx", Status.WARN, f"{version}; cannot list builders: {str(err).splitlines()[0][:80]}")
     return Check("buildx", Status.OK, f"{version}; builders: {', '.join(builders) or 'none'}")
-
-
-def trivy_path() -> str | None:
-    """The trivy binary: the one the `buildopt[trivy]` extra put beside this Python, else PATH."""
-    beside = Path(sys.executable).parent / "trivy"
-    if beside.exists():
-        return str(beside)
-    return shutil.which("trivy")
-
-
-def default_trivy_cache() -> Path:
-    return Path(os.environ.get("TRIVY_CACHE_DIR") or Path.home() / ".cache" / "trivy")
 
 
 def check_trivy(cache_dir: Path | None, check_update: bool) -> list[Check]:

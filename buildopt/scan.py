@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -262,17 +263,25 @@ def find_trivy(explicit: str | None = None) -> str:
         if not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
             raise EnvironmentMissing(f"trivy binary {explicit} not found or not executable", hint=INSTALL_HINT)
         return explicit
-    from .doctor import trivy_path
-
     found = trivy_path()
     if found is None:
         raise EnvironmentMissing("trivy binary not found", hint=INSTALL_HINT)
     return found
 
 
-def cache_dir_of(options: ScanOptions) -> Path:
-    from .doctor import default_trivy_cache
+def trivy_path() -> str | None:
+    """The trivy binary: the one the `buildopt[trivy]` extra put beside this Python, else PATH."""
+    beside = Path(sys.executable).parent / "trivy"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("trivy")
 
+
+def default_trivy_cache() -> Path:
+    return Path(os.environ.get("TRIVY_CACHE_DIR") or Path.home() / ".cache" / "trivy")
+
+
+def cache_dir_of(options: ScanOptions) -> Path:
     return Path(options.cache_dir) if options.cache_dir else default_trivy_cache()
 
 

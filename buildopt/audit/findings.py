@@ -22,7 +22,7 @@ from .. import estimates, shell
 from ..healthcheck import healthcheck_kind
 from ..knowledge import (MODEL_CACHE_ENV, MODEL_DOWNLOAD_CALL, RUST_GO, WEIGHT_TOKEN, heavy_runtime, is_compiler_package,
                          model_download)
-from ..rules.catalog import Severity
+from ..severity import Severity
 from ..score import SecurityFacts
 from ..units import format_size
 from . import python_eol

@@ -15,7 +15,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from ..rules.catalog import RULE_IDS
+from ..rules import RULE_IDS
 from ..units import format_size
 
 SCHEMA = "buildopt.optimize/v1"

@@ -1,7 +1,7 @@
-"""The rule model: a Finding, the Rule base class and the registry the engine runs.
+"""The rule model: a Finding and the Rule base class.
 
-A rule is one small class: its id (from catalog.py, which gives the slug and default severity), a one-line
-title, a default fix hint, and `check(ctx)` yielding Findings. `@register` adds it to the registry.
+A rule is one small class that carries its own metadata (id, slug, default severity, a one-line title, a
+default fix hint) and `check(ctx)` yielding Findings. rules/registry.py lists them in one ordered table.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ..dockerfile import Instruction, Stage
 from ..estimates import Estimate
-from .catalog import RULE_IDS, Severity
+from ..severity import Severity
 
 if TYPE_CHECKING:
     from .context import RuleContext
@@ -37,9 +37,9 @@ class Finding:
 
 
 class Rule:
-    id: ClassVar[str]
-    slug: ClassVar[str]
-    severity: ClassVar[Severity]
+    id: ClassVar[str]  # BO1xx: a contract
+    slug: ClassVar[str]  # a contract too
+    severity: ClassVar[Severity]  # the default; config can override it
     title: ClassVar[str] = ""  # one line: what the rule reports
     fix: ClassVar[str] = ""  # default fix hint
     scope: ClassVar[str] = ""  # which stages it looks at, for docs/rules.md
@@ -74,35 +74,3 @@ class Rule:
             estimated_bytes=estimate.bytes if estimate is not None else None,
             estimate_basis=f"{estimate.basis}: {estimate.source}" if estimate is not None else None,
         )
-
-
-_REGISTRY: dict[str, Rule] = {}
-
-
-def register(rule_id: str):
-    """Class decorator: bind the class to its catalog id, slug and default severity and register it."""
-
-    def wrap(cls: type[Rule]) -> type[Rule]:
-        if rule_id not in RULE_IDS:
-            raise ValueError(f"{rule_id} is not in rules/catalog.py")
-        if rule_id in _REGISTRY:
-            raise ValueError(f"{rule_id} registered twice")
-        cls.id = rule_id
-        cls.slug, cls.severity = RULE_IDS[rule_id]
-        _REGISTRY[rule_id] = cls()
-        return cls
-
-    return wrap
-
-
-def all_rules() -> list[Rule]:
-    # Importing the rule modules registers their rules.
-    from . import base_image, build_tools, caches, dependencies, dockerignore, healthcheck, models, packages  # noqa: F401
-    from . import remote, secrets, torch, user  # noqa: F401
-
-    return [_REGISTRY[rule_id] for rule_id in sorted(_REGISTRY)]
-
-
-def rule_by_id(rule_id: str) -> Rule:
-    all_rules()
-    return _REGISTRY[rule_id]

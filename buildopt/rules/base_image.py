@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from .base import Rule, register
-from .catalog import Severity
+from ..severity import Severity
+from .base import Rule
 from .context import RuleContext, StageFacts
 
 # End of life per python.org's release status (the month; the last day of it is used).
@@ -71,8 +71,10 @@ def _root(facts: StageFacts) -> StageFacts:
     return facts.chain()[-1]
 
 
-@register("BO110")
 class EolPython(Rule):
+    id = "BO110"
+    slug = "eol-python"
+    severity = Severity.MEDIUM
     title = "The base Python is past or near its end of life"
     fix = "Move to a supported Python (e.g. python:3.12-slim) and rebuild; check the app's dependencies support it."
     scope = "final stage and the local stages it is built FROM"
@@ -113,8 +115,10 @@ class EolPython(Rule):
             yield self.finding(where, f"{label} ({origin}) is near end of life: {month}", severity=Severity.LOW)
 
 
-@register("BO111")
 class FullBaseImage(Rule):
+    id = "BO111"
+    slug = "full-base-image"
+    severity = Severity.MEDIUM
     title = "The final image is built on the full python image instead of -slim"
     fix = "Use the -slim variant (python:3.12-slim); install the few runtime libraries the app needs with apt."
     scope = "the image at the bottom of the final stage's FROM chain"
@@ -136,8 +140,10 @@ def _slim(tag: str) -> str:
     return f"{version.group(1)}-slim" if version else "3.12-slim"
 
 
-@register("BO112")
 class LatestTag(Rule):
+    id = "BO112"
+    slug = "latest-tag"
+    severity = Severity.MEDIUM
     title = "A base image is used without a tag or with :latest"
     fix = "Pin the base image to a version tag (python:3.12-slim), ideally with a digest (@sha256:...)."
     scope = "every stage"

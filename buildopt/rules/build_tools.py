@@ -6,7 +6,8 @@ from __future__ import annotations
 from ..estimates import GCC_TOOLCHAIN_IMAGE, RUST_TOOLCHAIN, Estimate, apt_packages_estimate, measured_set_for
 from ..knowledge import is_build_only_package
 from ..shell import program
-from .base import Rule, register
+from ..severity import Severity
+from .base import Rule
 from .context import RuleContext, RunSite
 
 
@@ -41,8 +42,10 @@ def _removes_rust(site: RunSite) -> bool:
     return False
 
 
-@register("BO102")
 class SingleStageBuildTools(Rule):
+    id = "BO102"
+    slug = "single-stage-build-tools"
+    severity = Severity.MEDIUM
     title = "Build tools (compilers, git, Rust, -dev headers) are left in the final image"
     fix = ("Install build tools in a builder stage, build the venv (or wheels) there, and copy only /opt/venv into a "
            "final stage that installs just the runtime libraries (libmagic1, not libmagic-dev).")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ..estimates import APT_LISTS, PIP_CACHE_CPU_TORCH, PIP_CACHE_CUDA_TORCH, recommends_estimate
 from ..shell import program, removes_apt_lists
-from .base import Rule, register
+from ..severity import Severity
+from .base import Rule
 from .context import RuleContext, RunSite
 from .torch import classify
 
@@ -40,8 +41,10 @@ def _cache_removed(site: RunSite, tool: str) -> bool:
     return False
 
 
-@register("BO105")
 class PipCache(Rule):
+    id = "BO105"
+    slug = "pip-cache"
+    severity = Severity.MEDIUM
     title = "pip (or uv) keeps its download cache in the image"
     fix = ("Add `--no-cache-dir` to pip install (`--no-cache` for uv), set `ENV PIP_NO_CACHE_DIR=1`, or use a "
            "BuildKit cache mount: `RUN --mount=type=cache,target=/root/.cache/pip pip install ...`.")
@@ -101,8 +104,10 @@ def recommends_disabled_lines(ctx: RuleContext) -> dict[int, int | None]:
     return result
 
 
-@register("BO106")
 class AptRecommends(Rule):
+    id = "BO106"
+    slug = "apt-recommends"
+    severity = Severity.LOW
     title = "apt-get install without --no-install-recommends"
     fix = "Use `apt-get install -y --no-install-recommends ...` and add back only the packages the app needs."
     scope = "stages that end up in the final image"
@@ -125,8 +130,10 @@ class AptRecommends(Rule):
                 yield self.finding(site.ins, f"apt installs recommended packages too ({listed}){size}", estimate=estimate)
 
 
-@register("BO107")
 class AptListsLeft(Rule):
+    id = "BO107"
+    slug = "apt-lists-left"
+    severity = Severity.LOW
     title = "apt package lists are left in the layer (apt-get update without rm -rf /var/lib/apt/lists/*)"
     fix = ("End the same RUN with `&& apt-get clean && rm -rf /var/lib/apt/lists/*`, or use cache mounts on "
            "/var/lib/apt/lists and /var/cache/apt.")

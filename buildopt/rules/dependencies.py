@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..shell import program
-from .base import Rule, register
+from ..severity import Severity
+from .base import Rule
 from .context import RuleContext, RunSite
 from .torch import TORCH_FAMILY
 
@@ -12,8 +13,10 @@ _OTHER_INSTALLERS = {("npm", "ci"), ("npm", "install"), ("npm", "i"), ("yarn", "
                      ("poetry", "install"), ("pipenv", "install"), ("pdm", "install"), ("pdm", "sync")}
 
 
-@register("BO108")
 class AllExtras(Rule):
+    id = "BO108"
+    slug = "all-extras"
+    severity = Severity.MEDIUM
     title = "Every optional extra is installed (`.[all]`, `-e .[all]`, `pkg[all]`)"
     fix = ("Install only the extras the service needs at run time (e.g. `pip install '.[api]'`); keep dev, test, "
            "docs and alternative backends out of the image.")
@@ -79,8 +82,10 @@ def _whole_context(sources: list[str]) -> bool:
     return any(s.strip() in (".", "./", "*", "./*", "/") for s in sources)
 
 
-@register("BO115")
 class CacheBustingCopy(Rule):
+    id = "BO115"
+    slug = "cache-busting-copy"
+    severity = Severity.LOW
     title = "The whole context is copied before dependencies are installed"
     fix = ("Copy the dependency files first (requirements.txt, or pyproject.toml and the package skeleton), install, "
            "then `COPY . .`: code changes then reuse the cached install layer.")
@@ -112,8 +117,10 @@ class CacheBustingCopy(Rule):
         return bool(installs) and all(not i.direct and not i.call.values("--requirement") and i.locals for i in installs)
 
 
-@register("BO116")
 class InlinePipInstall(Rule):
+    id = "BO116"
+    slug = "inline-pip-install"
+    severity = Severity.LOW
     title = "Packages are listed on the RUN line instead of in a requirements file"
     fix = ("List the packages, pinned, in requirements.txt (or pyproject.toml), COPY it alone and "
            "`pip install --no-cache-dir -r requirements.txt`: reviewable, reproducible, and cached as one layer.")

@@ -11,9 +11,9 @@ import posixpath
 
 from ..estimates import context_files
 from ..units import format_size
-from .base import Rule, register
+from ..severity import Severity
+from .base import Rule
 from .buildcontext import Notable
-from .catalog import Severity
 from .context import RuleContext
 
 _KIND_LABEL = {"git": ".git history", "venv": "virtualenv", "node_modules": "node_modules", "weights": "model weights",
@@ -32,8 +32,10 @@ def _copied(notable: Notable, sources: list[str]) -> bool:
     return False
 
 
-@register("BO120")
 class NoDockerignore(Rule):
+    id = "BO120"
+    slug = "no-dockerignore"
+    severity = Severity.MEDIUM
     title = "The build context has large or sensitive paths that .dockerignore doesn't exclude"
     fix = ("Add a .dockerignore excluding at least: .git, .venv/venv, node_modules, __pycache__, .env*, "
            "models/ and *.safetensors/*.bin/*.pt weights.")

@@ -7,16 +7,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from typing import TYPE_CHECKING
 
+from ..config import BuildoptConfig
 from ..dockerfile import Dockerfile, parse_file
 from ..errors import BadInput
-from .base import Finding, Rule, all_rules
-from .catalog import RULE_IDS, SLUG_TO_ID, Severity
+from ..severity import Severity
+from .base import Finding, Rule
 from .context import build_context
-
-if TYPE_CHECKING:
-    from ..config import BuildoptConfig
+from .registry import RULE_IDS, SLUG_TO_ID, all_rules
 
 SCHEMA = "buildopt.analyze/v1"
 DEFAULT_FAIL_ON = "high"
@@ -129,8 +127,6 @@ def analyze(
     """Findings for one Dockerfile (a parsed one, or a path). `context_dir` enables the context-aware checks."""
     parsed = dockerfile if isinstance(dockerfile, Dockerfile) else parse_file(dockerfile)
     if config is None:
-        from ..config import BuildoptConfig  # config imports the catalog: import it late to avoid a cycle
-
         config = BuildoptConfig()
     if context_dir is not None:
         context_path = Path(context_dir)

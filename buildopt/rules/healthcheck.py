@@ -4,12 +4,15 @@ shared with compare, optimize and audit so they all judge a healthcheck the same
 from __future__ import annotations
 
 from ..healthcheck import healthcheck_kind
-from .base import Rule, register
+from ..severity import Severity
+from .base import Rule
 from .context import RuleContext
 
 
-@register("BO113")
 class NoHealthcheck(Rule):
+    id = "BO113"
+    slug = "no-healthcheck"
+    severity = Severity.LOW
     title = "The final image has no HEALTHCHECK"
     fix = ("Add a HEALTHCHECK that exercises the service, e.g. "
            "`HEALTHCHECK --interval=30s --timeout=5s CMD curl -fsS http://localhost:8000/health || exit 1`.")
@@ -23,8 +26,10 @@ class NoHealthcheck(Rule):
             yield self.finding(final.healthcheck, "`HEALTHCHECK NONE` disables the health check")
 
 
-@register("BO114")
 class TrivialHealthcheck(Rule):
+    id = "BO114"
+    slug = "trivial-healthcheck"
+    severity = Severity.LOW
     title = "The HEALTHCHECK can't fail"
     fix = ("Check what the service needs: an HTTP endpoint (`curl -fsS http://localhost:PORT/health || exit 1`), or "
            "for a worker, its broker connection or a heartbeat file; don't end it with `|| true`.")

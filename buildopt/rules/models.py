@@ -13,15 +13,17 @@ from ..estimates import MODEL_DOWNLOAD_DEFAULT, WHISPERX_MODELS, context_files
 from ..knowledge import MODEL_CACHE_ENV, MODEL_DOWNLOAD_CALL, WEIGHT_TOKEN, is_model_dir, is_weight_path, model_download
 from ..shell import is_python, program
 from ..units import format_size
-from .base import Rule, register
-from .catalog import Severity
+from ..severity import Severity
+from .base import Rule
 from .context import RuleContext, RunSite
 
 _SCRIPT_LIMIT = 1_000_000
 
 
-@register("BO104")
 class BakedModel(Rule):
+    id = "BO104"
+    slug = "baked-model"
+    severity = Severity.HIGH
     title = "ML model weights are put into the image (download, COPY, or a cache dir with no volume)"
     fix = ("Keep weights out of the image: mount a volume (`VOLUME /models`, `HF_HOME=/models`) and download into it "
            "at first start or with a one-off init container; exclude model files in .dockerignore.")

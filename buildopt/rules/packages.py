@@ -10,7 +10,8 @@ from ..estimates import LIBREOFFICE_AUDIT, apt_packages_estimate
 from ..knowledge import heavy_runtime
 from ..units import format_size
 from ..shell import program
-from .base import Rule, register
+from ..severity import Severity
+from .base import Rule
 from .context import RuleContext
 
 def heavy_packages(packages: list[str]) -> list[tuple[str, str, str]]:
@@ -23,8 +24,10 @@ def heavy_packages(packages: list[str]) -> list[tuple[str, str, str]]:
     return found
 
 
-@register("BO109")
 class HeavyRuntimePackage(Rule):
+    id = "BO109"
+    slug = "heavy-runtime-package"
+    severity = Severity.MEDIUM
     title = "A heavy runtime (LibreOffice, TeX Live, a JDK, a browser) is installed in the service image"
     fix = "Move it to a separate service the app calls over HTTP, so this image carries only the Python service."
     scope = "stages that end up in the final image"

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 
-from .base import Rule, register
-from .catalog import Severity
+from ..severity import Severity
+from .base import Rule
 from .context import RuleContext
 
 _REMOTE = re.compile(r"^(https?://|ftp://|git@|git://|ssh://)", re.I)
 
 
-@register("BO118")
 class AddRemoteUrl(Rule):
+    id = "BO118"
+    slug = "add-remote-url"
+    severity = Severity.MEDIUM
     title = "ADD downloads a URL or a git repository during the build"
     fix = ("Download with `RUN curl -fsSL URL -o FILE && echo 'SHA256  FILE' | sha256sum -c -` (or ADD --checksum=), "
            "in a builder stage when the file is only needed to build; clone git repositories there too.")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 
 from ..dockerfile import arg_pairs, env_pairs
-from .base import Rule, register
-from .catalog import Severity
+from ..severity import Severity
+from .base import Rule
 from .context import RuleContext
 
 _SECRET_WORDS = frozenset({"TOKEN", "PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "APIKEY", "CREDENTIALS", "CREDENTIAL"})
@@ -37,8 +37,10 @@ def _severity(value: str | None) -> tuple[Severity, str]:
     return Severity.CRITICAL, "set to a literal value (not shown)"
 
 
-@register("BO117")
 class SecretInEnv(Rule):
+    id = "BO117"
+    slug = "secret-in-env"
+    severity = Severity.CRITICAL
     title = "A token, password or key is set in ENV (or an ARG default)"
     fix = ("Pass secrets at run time (environment, orchestrator secrets), and at build time use "
            "`RUN --mount=type=secret,id=token ...`; never ENV or ARG defaults.")

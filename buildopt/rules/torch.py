@@ -13,8 +13,8 @@ from ..estimates import CUDA_TORCH
 from ..knowledge import PULLS_TORCH, TORCH_EXTRAS, TORCH_FAMILY
 from ..requirements import Requirement
 from ..units import format_size
-from .base import Rule, register
-from .catalog import Severity
+from ..severity import Severity
+from .base import Rule
 from .context import PipInstall, RuleContext
 
 CPU_FIX = ("Install the CPU build: `pip install --index-url https://download.pytorch.org/whl/cpu torch` (or pin "
@@ -36,8 +36,10 @@ def _where(req: Requirement) -> str:
     return f"`{req.raw}`" if req.source is None else f"`{req.raw}` ({req.where})"
 
 
-@register("BO103")
 class CudaTorch(Rule):
+    id = "BO103"
+    slug = "cuda-torch"
+    severity = Severity.HIGH
     title = "PyTorch's CUDA build is installed (no CPU index, no +cpu pin)"
     fix = CPU_FIX
     scope = "every stage (a builder's venv is copied into the final image)"

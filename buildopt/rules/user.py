@@ -6,7 +6,8 @@ import posixpath
 import re
 
 from ..shell import program
-from .base import Rule, register
+from ..severity import Severity
+from .base import Rule
 from .context import RuleContext, StageFacts
 
 _WRITABLE_NAMES = frozenset({
@@ -24,8 +25,10 @@ def runs_as_root(final: StageFacts) -> bool:
     return final.user is None or is_root_user(final.user[0])
 
 
-@register("BO101")
 class RootUser(Rule):
+    id = "BO101"
+    slug = "root-user"
+    severity = Severity.HIGH
     title = "The container runs as root (no USER in the final stage, or a root USER last)"
     fix = ("Create a user with a fixed uid in the final stage (`RUN useradd --create-home --uid 10001 app`), "
            "give it the directories it writes, and end with `USER app`.")
@@ -41,8 +44,10 @@ class RootUser(Rule):
             yield self.finding(ins, f"`USER {name}` is the last USER of the final stage: the container runs as root")
 
 
-@register("BO119")
 class RootOwnedWritableDir(Rule):
+    id = "BO119"
+    slug = "root-owned-writable-dir"
+    severity = Severity.MEDIUM
     title = "A directory the app writes to is created by root and not owned by the runtime user"
     fix = ("Create the directory and hand it to the runtime user in the same step "
            "(`mkdir -p /tmp/uploads && chown app:app /tmp/uploads`), run as that USER, and avoid chmod 777.")

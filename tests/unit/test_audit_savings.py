@@ -10,7 +10,7 @@ from buildopt.audit.engine import GpuFacts
 from buildopt.audit.findings import ESTIMATE, FILES, Finding, LayerPart, config_findings
 from buildopt.audit.savings import Savings, estimate, priority, size_group, verdict
 from buildopt.audit.upstream import draft_issue
-from buildopt.rules.catalog import Severity
+from buildopt.severity import Severity
 from tests.unit.test_audit_findings import KOKORO
 
 GB, MB = 1000**3, 1000**2

@@ -6,7 +6,7 @@ import pytest
 
 from buildopt.config import BuildoptConfig, load_config
 from buildopt.errors import BadInput
-from buildopt.rules.catalog import Severity
+from buildopt.severity import Severity
 
 
 def test_buildopt_toml_keys_and_raw_tables(tmp_path):

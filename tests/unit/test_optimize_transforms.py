@@ -42,7 +42,7 @@ def _stage(text: str, index: int) -> str:
 
 
 def test_every_transform_names_real_rules():
-    from buildopt.rules.catalog import RULE_IDS
+    from buildopt.rules import RULE_IDS
 
     assert {rule for transform in TRANSFORMS for rule in transform.rule_ids} <= set(RULE_IDS)
     assert len({transform.name for transform in TRANSFORMS}) == len(TRANSFORMS)

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from buildopt.rules.base_image import eol_date, parse_image
-from buildopt.rules.catalog import Severity
+from buildopt.severity import Severity
 from tests.unit.analyze_helpers import lines, of, run
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from buildopt.rules.buildcontext import DockerIgnore
-from buildopt.rules.catalog import Severity
+from buildopt.severity import Severity
 from tests.unit.analyze_helpers import of, run
 
 TEXT = "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nUSER app\n"

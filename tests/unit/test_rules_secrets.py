@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from buildopt.rules.catalog import Severity
+from buildopt.severity import Severity
 from buildopt.rules.secrets import secret_like
 from tests.unit.analyze_helpers import lines, of, run
 

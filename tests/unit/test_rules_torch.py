@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from buildopt.estimates import CUDA_TORCH
-from buildopt.rules.catalog import Severity
+from buildopt.severity import Severity
 from tests.unit.analyze_helpers import lines, of, run
 
 BASE = "FROM python:3.11-slim\nWORKDIR /app\n"

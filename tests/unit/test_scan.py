@@ -153,9 +153,7 @@ def test_bad_options_are_bad_input(options, message):
 
 
 def test_missing_trivy_gives_the_install_fix(monkeypatch):
-    import buildopt.doctor
-
-    monkeypatch.setattr(buildopt.doctor, "trivy_path", lambda: None)
+    monkeypatch.setattr(scan, "trivy_path", lambda: None)
     with pytest.raises(EnvironmentMissing) as err:
         scan.find_trivy()
     assert err.value.exit_code == 4 and "buildopt[trivy]" in err.value.hint
