@@ -1,0 +1,4 @@
+#!/bin/bash
+set -e
+chown -R label:label /label/data
+exec gosu label "$@"

@@ -1,0 +1,2 @@
+import torch
+head = torch.jit.load("/app/weights/head.jit")

@@ -1,0 +1,2 @@
+import torch
+model = torch.jit.load("models/vad.jit")
