@@ -28,8 +28,10 @@ from .inplace import fix_in_place
 from .options import (
     DEFAULT_TORCH_INDEX_URL,
     Change,
+    ChangeStatus,
     OptimizationResult,
     OptimizeOptions,
+    advice,
 )
 from .plan import OptimizationPlan, Unmodelable, extract_plan, modelable
 from .render import (
@@ -39,7 +41,8 @@ from .render import (
     render_dockerignore,
     template_name,
 )
-from .transforms import TRANSFORMS
+from .safety import user_plan
+from .transforms import REWRITE_KEY, TRANSFORMS
 
 if TYPE_CHECKING:
     from ..rules import Finding
@@ -47,7 +50,7 @@ if TYPE_CHECKING:
 SCHEMA = "buildopt.optimize/v1"
 
 __all__ = [
-    "DEFAULT_TORCH_INDEX_URL", "SCHEMA", "TRANSFORMS", "Change", "OptimizationPlan", "OptimizationResult",
+    "DEFAULT_TORCH_INDEX_URL", "REWRITE_KEY", "SCHEMA", "TRANSFORMS", "Change", "ChangeStatus", "OptimizationPlan", "OptimizationResult",
     "OptimizeOptions", "analyze_and_optimize", "extract_plan", "optimize",
 ]
 
@@ -77,8 +80,11 @@ def optimize(parsed: Dockerfile, findings: Sequence[Finding], options: OptimizeO
         raise BadInput(f"--python {options.python!r}: give a Python version like 3.12")
     context = _context(parsed, options.context_dir)
     findings = list(findings)
+    users = user_plan(parsed, context)
 
     reasons = modelable(parsed)
+    if REWRITE_KEY in options.skip:
+        reasons = reasons or [f"the {REWRITE_KEY} rewrite is turned off (--skip {REWRITE_KEY})"]
     plan = None
     if not reasons:
         try:
@@ -86,37 +92,49 @@ def optimize(parsed: Dockerfile, findings: Sequence[Finding], options: OptimizeO
         except Unmodelable as err:
             reasons = err.reasons
     if plan is not None:
+        plan.user_plan = users
         result = _rewrite(parsed, plan, options)
         if result is not None:
             result.reasons += _verify_claims(result, parsed, context, options)
             _attach_savings(result.changes, findings)
-            result.reasons += _left_alone(result.changes, findings)
+            result.reasons += _left_alone(result.changes, findings, result.advice)
             return result
         if not reasons:
             return OptimizationResult(parsed.text, [], "unchanged",
                                       ["no transform had anything to fix"] + _left_alone([], findings))
 
-    text, changes, notes = fix_in_place(parsed, options)
+    text, changes, notes = fix_in_place(parsed, options, users)
+    applied = [change for change in changes if change.status is ChangeStatus.APPLIED]
+    advised = [change for change in changes if change.status is ChangeStatus.ADVISED]
     why = [f"not rewritten from the templates: {reason}" for reason in reasons]
-    if not changes:
+    if not applied:
         return OptimizationResult(parsed.text, [], "unchanged",
-                                  why + notes + ["no safe in-place fix applies"] + _left_alone([], findings))
+                                  why + notes + ["no safe in-place fix applies"] + _left_alone([], findings, advised),
+                                  advice=advised)
     try:
         parse_string(text, path=parsed.path)
     except BadInput as err:  # never hand back a file that doesn't parse
-        return OptimizationResult(parsed.text, [], "unchanged", why + notes + [f"the in-place edits did not parse ({err})"])
-    result = OptimizationResult(text, changes, "in-place", why + notes)
+        return OptimizationResult(parsed.text, [], "unchanged", why + notes + [f"the in-place edits did not parse ({err})"],
+                                  advice=advised)
+    result = OptimizationResult(text, applied, "in-place", why + notes, advice=advised)
     result.reasons += _verify_claims(result, parsed, context, options)
     _attach_savings(result.changes, findings)
-    result.reasons += _left_alone(result.changes, findings)
+    result.reasons += _left_alone(result.changes, findings, result.advice)
     return result
 
 
 def _rewrite(parsed: Dockerfile, plan: OptimizationPlan, options: OptimizeOptions) -> OptimizationResult | None:
     """The templated rewrite, or None when no transform fixes anything or the result doesn't parse."""
     changes: list[Change] = []
+    advised: list[Change] = []
     for transform in TRANSFORMS:
-        changes.extend(transform.apply(plan, options))
+        if transform.name in options.skip and not transform.required:
+            advised.append(advice(transform.name, list(transform.rule_ids), transform.summary,
+                                  f"turned off (--skip {transform.name})"))
+            continue
+        for change in transform.apply(plan, options):
+            change.key = change.key or transform.key
+            (advised if change.status is ChangeStatus.ADVISED else changes).append(change)
     if not any(change.rule_ids for change in changes):
         return None
     text = render_dockerfile(plan, options)
@@ -131,9 +149,10 @@ def _rewrite(parsed: Dockerfile, plan: OptimizationPlan, options: OptimizeOption
         name = f"{options.output_name}.dockerignore"
         changes.append(Change([], f"{name} keeps {', '.join(patterns[:3])}{' ...' if len(patterns) > 3 else ''} "
                                    f"out of the app COPY (BuildKit reads it instead of .dockerignore when building "
-                                   f"{options.output_name})"))
+                                   f"{options.output_name})", key="models-volume"))
     compose = render_compose(plan, options)
-    return OptimizationResult(text, changes, "rewritten", plan.notes, compose, dockerignore, template_name(plan))
+    return OptimizationResult(text, changes, "rewritten", plan.notes, compose, dockerignore, template_name(plan),
+                              advice=advised)
 
 
 def _context(parsed: Dockerfile, context_dir: str | Path | None) -> Path | None:
@@ -180,13 +199,16 @@ def _verify_claims(result: OptimizationResult, parsed: Dockerfile, context: Path
     return notes
 
 
-def _left_alone(changes: list[Change], findings: list) -> list[str]:
-    """What analyze reports on the original that no change fixes, said plainly."""
+def _left_alone(changes: list[Change], findings: list, advised: list[Change] | None = None) -> list[str]:
+    """What analyze reports on the original that no change fixes, said plainly (with the reason, when a change for
+    it was only advised)."""
     fixed = {rule for change in changes for rule in change.rule_ids}
+    why = {rule: change.reason for change in advised or [] for rule in change.rule_ids if change.reason}
     notes = []
     for finding in findings:
         if finding.rule not in fixed:
-            notes.append(f"left as it is: {finding.rule} {finding.slug} (line {finding.line}): {finding.message}")
+            reason = f" ({why[finding.rule]})" if finding.rule in why else ""
+            notes.append(f"left as it is: {finding.rule} {finding.slug} (line {finding.line}): {finding.message}{reason}")
     return notes
 
 

@@ -17,8 +17,9 @@ import re
 
 from ..dockerfile import Dockerfile, Instruction, Stage, env_pairs
 from .. import shell
-from .options import Change, OptimizeOptions
+from .options import Change, OptimizeOptions, advice
 from .plan import BaseImage, _command_text
+from .safety import UserPlan, apt_lists_needed_after, quote
 
 _APT = ("apt-get", "apt")
 _DEBIAN_LIKE = re.compile(r"(^|/)(python|debian|ubuntu|buildpack-deps|node|ruby|golang|openjdk|eclipse-temurin|rust)(:|$)")
@@ -55,8 +56,9 @@ class _Edits:
         return result
 
 
-def fix_in_place(dockerfile: Dockerfile, options: OptimizeOptions) -> tuple[str, list[Change], list[str]]:
-    """(new text, changes, notes on what was left alone)."""
+def fix_in_place(dockerfile: Dockerfile, options: OptimizeOptions,
+                 users: UserPlan | None = None) -> tuple[str, list[Change], list[str]]:
+    """(new text, changes applied or advised, notes on what was left alone)."""
     notes: list[str] = []
     if dockerfile.directives.get("escape", "\\") != "\\":
         return dockerfile.text, [], ["it sets a non-default escape character: no edits"]
@@ -64,9 +66,7 @@ def fix_in_place(dockerfile: Dockerfile, options: OptimizeOptions) -> tuple[str,
     changes: list[Change] = []
     final = dockerfile.final_stage
     shipped = list(reversed(dockerfile.stage_ancestry(final)))
-    recommends: list[int] = []
-    lists: list[int] = []
-    caches: list[int] = []
+    found = _RunFixes()
     for stage in shipped:
         no_cache_env = False
         for ins in stage.instructions:
@@ -76,40 +76,54 @@ def fix_in_place(dockerfile: Dockerfile, options: OptimizeOptions) -> tuple[str,
                     no_cache_env = value.strip().lower() not in ("", "0", "false", "no", "off")
             if ins.cmd != "RUN" or ins.json_form or ins.heredocs:
                 continue
-            fixed = _fix_run(dockerfile, edits, ins, no_cache_env)
-            if fixed is None:
+            if not _fix_run(dockerfile, edits, ins, no_cache_env, options.skip, found):
                 if re.search(r"\b(apt-get|pip3?)\b", ins.original):
                     notes.append(f"line {ins.line}: RUN left as written (shell control flow or comments)")
-                continue
-            recommends += fixed[0]
-            lists += fixed[1]
-            caches += fixed[2]
-    if recommends:
-        changes.append(Change(["BO106"], "apt-get install --no-install-recommends", lines=recommends))
-    if lists:
-        changes.append(Change(["BO107"], "apt-get clean && rm -rf /var/lib/apt/lists/* at the end of each RUN that runs apt-get update",
-                              lines=lists))
-    if caches:
-        changes.append(Change(["BO105"], "pip install --no-cache-dir (uv: --no-cache)", lines=caches))
-    changes += _fix_user(dockerfile, edits, final, shipped, options, notes)
+    if found.recommends:
+        changes.append(Change(["BO106"], "apt-get install --no-install-recommends", lines=found.recommends,
+                              key=APT_RECOMMENDS))
+    if found.lists:
+        changes.append(Change(["BO107"], "apt-get clean && rm -rf /var/lib/apt/lists/* at the end of each RUN that runs "
+                                         "apt-get update", lines=found.lists, key=APT_LISTS))
+    if found.caches:
+        changes.append(Change(["BO105"], "pip install --no-cache-dir (uv: --no-cache)", lines=found.caches, key=PIP_CACHE))
+    changes += found.advised
+    if NON_ROOT in options.skip:
+        changes.append(advice(NON_ROOT, ["BO101"], "run as a non-root user", f"turned off (--skip {NON_ROOT})"))
+    else:
+        changes += _fix_user(dockerfile, edits, final, shipped, options, notes, users)
     if options.python:
         changes += _move_python(dockerfile, edits, options.python)
     return edits.apply(), changes, notes
 
 
-def _fix_run(dockerfile: Dockerfile, edits: _Edits, ins: Instruction, no_cache_env: bool):
+# The keys of the in-place fixes (`--skip KEY`); the non-root and pip-cache ones match the rewrite's transforms.
+APT_RECOMMENDS = "apt-recommends"
+APT_LISTS = "apt-lists"
+PIP_CACHE = "pip-no-cache"
+NON_ROOT = "non-root"
+
+
+class _RunFixes:
+    def __init__(self):
+        self.recommends: list[int] = []
+        self.lists: list[int] = []
+        self.caches: list[int] = []
+        self.advised: list[Change] = []
+
+
+def _fix_run(dockerfile: Dockerfile, edits: _Edits, ins: Instruction, no_cache_env: bool, skip: frozenset[str],
+             found: _RunFixes) -> bool:
+    """Edit one RUN; False when its shell can't be edited safely (control flow, comments)."""
     start = edits.offset(ins.line)
     source = dockerfile.text[start : edits.line_end(ins.end_line)]
     command = _command_text(source)
     base = start + len(source) - len(command)
     script = shell.scan(command)
     if script.complex or not script.commands:
-        return None
+        return False
     cache_mount = any("type=cache" in flag for flag in ins.flags)
     lists_mount = any("type=cache" in flag and "/var/lib/apt" in flag for flag in ins.flags)
-    recommends: list[int] = []
-    lists: list[int] = []
-    caches: list[int] = []
     updates = False
     removes_lists = False
     for cmd in script.commands:
@@ -122,61 +136,70 @@ def _fix_run(dockerfile: Dockerfile, edits: _Edits, ins: Instruction, no_cache_e
         if apt is not None and apt.tool in _APT:
             if apt.action == "update":
                 updates = True
-            if apt.action == "install" and "--no-install-recommends" not in argv:
+            if apt.action == "install" and "--no-install-recommends" not in argv and APT_RECOMMENDS not in skip:
                 edits.insert(base + words[apt.action_index].end, " --no-install-recommends")
-                recommends.append(ins.line)
+                found.recommends.append(ins.line)
         elif shell.program(argv) == "rm" and any(word.startswith("/var/lib/apt/lists") for word in argv[1:]):
             removes_lists = True
         elif (pip is not None and pip.subcommand == "install" and (pip.tool == "pip" or argv[1:2] == ["pip"])
-              and not cache_mount and not no_cache_env):
+              and not cache_mount and not no_cache_env and PIP_CACHE not in skip):
             flag = "--no-cache" if pip.tool == "uv" else "--no-cache-dir"
             if flag not in argv and not any(word.startswith(("--no-cache-dir", "--cache-dir=/dev/null")) for word in argv):
                 edits.insert(base + words[pip.subcommand_index].end, f" {flag}")
-                caches.append(ins.line)
-    if updates and not removes_lists and not lists_mount:
-        edits.insert(base + script.commands[-1].end, " \\\n    && apt-get clean \\\n    && rm -rf /var/lib/apt/lists/*")
-        lists.append(ins.line)
-    return recommends, lists, caches
+                found.caches.append(ins.line)
+    if updates and not removes_lists and not lists_mount and APT_LISTS not in skip:
+        needed = apt_lists_needed_after(dockerfile, ins)
+        if needed is None:
+            edits.insert(base + script.commands[-1].end, " \\\n    && apt-get clean \\\n    && rm -rf /var/lib/apt/lists/*")
+            found.lists.append(ins.line)
+        else:
+            found.advised.append(advice(APT_LISTS, ["BO107"], f"remove the apt lists at the end of line {ins.line}",
+                                        f"apt lists kept: {needed}", [ins.line]))
+    return True
 
 
 def _fix_user(dockerfile: Dockerfile, edits: _Edits, final: Stage, shipped: list[Stage], options: OptimizeOptions,
-              notes: list[str]) -> list[Change]:
-    users = [ins for stage in shipped for ins in stage.instructions if ins.cmd == "USER"]
-    if users and users[-1].value and users[-1].value[0].split(":", 1)[0] not in ("root", "0"):
+              notes: list[str], users: UserPlan | None) -> list[Change]:
+    users_seen = [ins for stage in shipped for ins in stage.instructions if ins.cmd == "USER"]
+    if users_seen and users_seen[-1].value and users_seen[-1].value[0].split(":", 1)[0] not in ("root", "0"):
         return []
     root_base = shipped[0].base_resolved
-    ports = [int(p.split("/")[0]) for ins in final.instructions if ins.cmd == "EXPOSE" for p in ins.value
-             if p.split("/")[0].isdigit()]
-    if any(port < 1024 for port in ports):
-        notes.append(f"no USER added: the image exposes port {min(ports)}, which a non-root user can't bind (BO101 not fixed)")
-        return []
+
+    def advised(reason: str) -> list[Change]:
+        notes.append(f"USER not added: {reason} (BO101 not fixed)")
+        return [advice(NON_ROOT, ["BO101"], "run as a non-root user", f"USER not added: {reason}", [final.line])]
+
     if _NO_SHELL.search(root_base):
-        notes.append(f"no USER added: {root_base} has no shell to create a user with (BO101 not fixed)")
-        return []
+        return advised(f"{root_base} has no shell to create a user with")
+    if users is not None and not users.safe:
+        return advised(users.reason())
     existing = _created_user(shipped)
     name = existing or "app"
-    writable = _created_dirs(final)
     if existing:
         create = ""
     elif _ALPINE.search(root_base):
-        create = f"RUN adduser -D -u {options.uid} {name}"
+        create = f"adduser -D -u {options.uid} {name}"
     elif _DEBIAN_LIKE.search(root_base):
-        create = f"RUN useradd --system --uid {options.uid} --create-home --shell /usr/sbin/nologin {name}"
+        create = f"useradd --system --uid {options.uid} --create-home --shell /usr/sbin/nologin {name}"
     else:
-        notes.append(f"no USER added: can't tell how to create a user on {root_base} (BO101 not fixed)")
-        return []
-    if writable:
-        chown = f"chown {name}:{name} {' '.join(writable)}"
-        create = f"{create} \\\n    && {chown}" if create else f"RUN {chown}"
+        return advised(f"can't tell how to create a user on {root_base}")
+    owned = users.own_dirs if users is not None else []
+    files = users.own_files if users is not None else []
+    commands = [create] if create else []
+    if owned:
+        paths = " ".join(quote(path) for path in owned)
+        commands += [f"mkdir -p {paths}", f"chown {name}: {paths}"]  # `name:`: the user's own login group
+    if files:
+        commands.append(f"chown {name}: {' '.join(quote(path) for path in files)}")
     # After the last instruction that changes files, and after any USER the stage already has.
     changing = [ins for ins in final.instructions if ins.cmd in ("RUN", "COPY", "ADD", "WORKDIR", "FROM", "USER")]
     anchor = changing[-1]
-    block = "\n".join(part for part in (create, f"USER {name}") if part)
+    block = ("RUN " + " \\\n    && ".join(commands) + "\n" if commands else "") + f"USER {name}"
     edits.insert(edits.line_end(anchor.end_line), "\n" + block)
     description = f"runs as {name}" + (f" (uid {options.uid})" if not existing else " (the user the file already creates)")
-    changes = [Change(["BO101"], description + " instead of root", lines=[final.line])]
-    if writable:
-        changes.append(Change(["BO119"], f"{', '.join(writable)} owned by {name}", lines=[anchor.line]))
+    changes = [Change(["BO101"], description + " instead of root", lines=[final.line], key=NON_ROOT)]
+    if owned:
+        changes.append(Change(["BO119"], f"{', '.join(owned)} owned by {name}", lines=[anchor.line], key=NON_ROOT))
     return changes
 
 
@@ -193,25 +216,8 @@ def _created_user(stages: list[Stage]) -> str | None:
     return None
 
 
-def _created_dirs(stage: Stage) -> list[str]:
-    found: list[str] = []
-    for ins in stage.instructions:
-        if ins.cmd == "VOLUME":
-            found.extend(value for value in ins.value if value.startswith("/"))
-        if ins.cmd != "RUN":
-            continue
-        for argv in _commands(ins):
-            if argv and argv[0] == "mkdir":
-                found.extend(word for word in argv[1:] if word.startswith("/") and not word.startswith("-"))
-    unique: list[str] = []
-    for path in found:
-        if path not in unique and path not in ("/", "/tmp", "/var/tmp"):
-            unique.append(path)
-    return unique
-
-
 def _commands(ins: Instruction) -> list[list[str]]:
-    return shell.split_commands(ins.shell_text) if not ins.json_form else [list(ins.value)]
+    return shell.simple_commands(ins.shell_text) if not ins.json_form else [list(ins.value)]
 
 
 def _move_python(dockerfile: Dockerfile, edits: _Edits, version: str) -> list[Change]:

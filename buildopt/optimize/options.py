@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 DEFAULT_TORCH_INDEX_URL = "https://download.pytorch.org/whl/cpu"
 DEFAULT_UID = 10001
@@ -19,6 +20,12 @@ class OptimizeOptions:
     output_name: str = "Dockerfile.optimized"  # how the compose snippet refers to the Dockerfile
     output_dir: str | None = None  # where the outputs go, for relative paths in the compose snippet
     context_dir: str | None = None  # the build context (default: the Dockerfile's directory)
+    skip: frozenset[str] = frozenset()  # change keys not to apply (`--skip`; compare's fallback drops failing ones)
+
+
+class ChangeStatus(str, Enum):
+    APPLIED = "applied"  # in the optimized Dockerfile
+    ADVISED = "advised"  # not applied: it couldn't be shown safe, or it was skipped; `reason` says why
 
 
 @dataclass
@@ -27,14 +34,26 @@ class Change:
     description: str
     expected_savings_bytes: int | None = None  # from analyze's estimates of the fixed findings
     lines: list[int] = field(default_factory=list)  # lines of the original it concerns
+    key: str = ""  # what turns it off (OptimizeOptions.skip, `--skip`): a transform or in-place fix name
+    status: ChangeStatus = ChangeStatus.APPLIED
+    reason: str | None = None  # for advice: why it was not applied
 
     def to_dict(self) -> dict:
         return {
+            "key": self.key,
+            "status": self.status.value,
             "rules": list(self.rule_ids),
             "description": self.description,
+            "reason": self.reason,
             "expected_savings_bytes": self.expected_savings_bytes,
             "lines": list(self.lines),
         }
+
+
+def advice(key: str, rule_ids: list[str], description: str, reason: str, lines: list[int] | None = None) -> Change:
+    """A change optimize did not apply, and why."""
+    return Change(list(rule_ids), description, lines=list(lines or []), key=key, status=ChangeStatus.ADVISED,
+                  reason=reason)
 
 
 @dataclass
@@ -46,6 +65,12 @@ class OptimizationResult:
     compose_text: str | None = None  # docker-compose.buildopt.yml
     dockerignore_text: str | None = None  # <output>.dockerignore: keeps model files out of COPY .
     template: str | None = None  # the template a rewrite used
+    advice: list[Change] = field(default_factory=list)  # changes not applied, each with its reason
+
+    @property
+    def keys(self) -> list[str]:
+        """The keys of the applied changes, in order: what compare's fallback can turn off one by one."""
+        return list(dict.fromkeys(change.key for change in self.changes if change.key))
 
     @property
     def fixed_rules(self) -> list[str]:

@@ -17,6 +17,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from ..dockerfile import Dockerfile, Instruction, env_pairs, substitute
 from ..requirements import (
@@ -42,6 +43,10 @@ _SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/var/lib", "
 _NOT_CHOWNABLE = frozenset({"/", "/tmp", "/var/tmp", "/root", "/home", "/var", "/run"})
 _PIP_OUTSIDE_VENV = frozenset({"--target", "--prefix", "--root"})
 _WORLD_WRITABLE = re.compile(r"^(0?[0-7]?[0-7][0-7][2367]|[ugoa]*\+[rwxXst]*w[rwxXst]*|[oa]=\S*w\S*)$")
+
+
+if TYPE_CHECKING:
+    from .safety import UserPlan
 
 
 class Unmodelable(Exception):
@@ -211,7 +216,7 @@ class CopySpec:
 class Step:
     """An instruction of the rewritten stage: verbatim text, a RUN made of pieces, or a COPY."""
 
-    kind: str  # "raw" | "run" | "copy"
+    kind: str  # "raw" | "run" | "copy" | "model" (the original's model COPY/download: kept unless models move out)
     line: int | None = None
     text: str | None = None
     pieces: list[Piece] = field(default_factory=list)
@@ -300,8 +305,14 @@ class OptimizationPlan:
     venv: str = DEFAULT_VENV
     workdirs: list[str] = field(default_factory=list)
     user_name: str = "app"
+    user_group: str | None = None  # the user's group, when the original's useradd names one (-g)
+    user_commands: list[str] = field(default_factory=list)  # the original's own useradd/groupadd..., kept as written
     uid: int = 10001
     original_user: str | None = None  # the last USER of the original
+    non_root: bool = False  # the runtime stage creates (or keeps) a user and ends with USER
+    own_dirs: list[str] = field(default_factory=list)  # set by the non-root transform: dirs the app writes (safety)
+    apt_no_recommends: bool = True  # the template's apt steps pass --no-install-recommends
+    user_plan: UserPlan | None = None  # what running as non-root takes (optimize/safety.py)
     writable_dirs: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
     exposed_ports: list[int] = field(default_factory=list)
@@ -360,7 +371,7 @@ class OptimizationPlan:
         """Directories created in the runtime stage and handed to the user: app dirs, writable dirs, /models."""
         found: list[str] = []
         links = [link for link, _ in self.model_links]
-        for path in [*self.workdirs, *self.writable_dirs, *([MODELS_DIR] if self.models_volume else [])]:
+        for path in [*self.workdirs, *self.writable_dirs, *([MODELS_DIR] if self.models_volume else []), *self.own_dirs]:
             if any(path == link or path.startswith(link.rstrip("/") + "/") for link in links):
                 continue  # becomes a link into the volume
             if path not in found and path not in _NOT_CHOWNABLE and not path.startswith(_SYSTEM_DIRS):
@@ -373,7 +384,7 @@ class OptimizationPlan:
 
     @property
     def owner(self) -> str:
-        return f"{self.user_name}:{self.user_name}"
+        return f"{self.user_name}:{self.user_group or self.user_name}"
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -447,7 +458,7 @@ class _Extractor:
         return "\n".join(self.lines[ins.line - 1 : ins.end_line]).strip()
 
     def _resolve(self, path: str) -> str:
-        expanded = substitute(path, self.variables) if "$" in path else path
+        expanded = shell.dequote(substitute(path, self.variables) if "$" in path else path)  # WORKDIR "${dir}"
         joined = posixpath.join(self.workdir, expanded)
         return posixpath.normpath(joined) if joined != "/" else "/"
 
@@ -571,6 +582,7 @@ class _Extractor:
                     command=f"python -c \"import urllib.request; urllib.request.urlretrieve('{url}', '{target}')\"",
                     source_is_dir=False,
                 ))
+                plan.runtime_steps.append(Step("model", ins.line, text=self._source(ins)))
                 return
             plan.runtime_steps.append(Step("copy", ins.line, copy=spec))
             return
@@ -597,6 +609,7 @@ class _Extractor:
                 "copy", ins.line, self._source(ins), sources=sources, destination=destination,
                 workdir=self.workdir, source_is_dir=is_dir,
             ))
+            plan.runtime_steps.append(Step("model", ins.line, text=self._source(ins)))
             return
         plan.runtime_steps.append(Step("copy", ins.line, copy=spec))
 
@@ -636,6 +649,7 @@ class _Extractor:
                     "download", ins.line, _plain(command_text), destination=_download_destination(argv, self.workdir),
                     command=_plain(command_text), workdir=self.workdir,
                 ))
+                plan.runtime_steps.append(Step("model", ins.line, text=source))
                 return
             if re.search(r"\b(apt-get|apt|pip3?|uv|venv|useradd)\b", command_text):
                 self.unsupported.append(f"line {ins.line}: a RUN with shell control flow around installs")
@@ -746,6 +760,7 @@ class _Extractor:
                 "download", line, joined, destination=_download_destination(argv, self.workdir),
                 command=joined, workdir=self.workdir,
             ))
+            plan.runtime_steps.append(Step("model", line, text=f"RUN {joined}"))
             return "drop"
         if program == "git" and len(argv) > 1 and argv[1] == "clone":
             if "git" not in plan.builder_extra_packages:
@@ -759,9 +774,10 @@ class _Extractor:
                 if not path.startswith("-") and not _is_mode_value(argv, path):
                     kept = self._add_writable(path) and kept
             return "drop" if kept else "runtime"  # e.g. mkdir -p /usr/share/x: a system path, not the app's
-        if program in ("useradd", "adduser", "groupadd", "addgroup"):
+        if program in ("useradd", "adduser", "groupadd", "addgroup", "usermod", "groupmod"):
             if program in ("useradd", "adduser"):
                 self._record_user(argv)
+            plan.user_commands.append(joined)  # kept as written: home, shell and groups stay the original's
             return "drop"
         if program == "chmod":
             operands = [word for word in argv[1:] if not word.startswith("-") or _WORLD_WRITABLE.match(word)]
@@ -979,6 +995,14 @@ class _Extractor:
             "--gecos", "--ingroup", "-h", "-k", "--skel")]
         if names:
             self.plan.user_name = names[-1]
+        for flag in ("-g", "--gid", "--ingroup"):
+            if flag in argv and argv.index(flag) + 1 < len(argv) and not argv[argv.index(flag) + 1].isdigit():
+                self.plan.user_group = argv[argv.index(flag) + 1]
+        if self.plan.user_group is None:
+            if shell.program(argv) == "adduser" and "--system" in argv and "--group" not in argv:
+                self.plan.user_group = "nogroup"  # Debian's adduser --system without --group
+            elif shell.program(argv) == "useradd" and ("-N" in argv or "--no-user-group" in argv):
+                self.plan.user_group = "users"
         for flag in ("-u", "--uid"):
             if flag in argv and argv.index(flag) + 1 < len(argv) and argv[argv.index(flag) + 1].isdigit():
                 self.plan.uid = int(argv[argv.index(flag) + 1])
@@ -1069,6 +1093,7 @@ class _Extractor:
                     plan.uid_from_original = plan.uid
             elif name != "root":
                 plan.user_name = name
+        plan.apt_no_recommends = plan.apt_flags_ok  # the apt-hygiene transform turns it on
         plan.broad_copy_before_install = sorted(set(self.app_copy_before_install))
         self._models_in_broad_copies()
         plan.entry_script = self._entry_script()

@@ -10,6 +10,7 @@ import json
 import os
 import posixpath
 import re
+import shlex
 from importlib.resources import files
 from pathlib import Path
 
@@ -76,10 +77,11 @@ def render_dockerfile(plan: OptimizationPlan, options: OptimizeOptions) -> str:
         "builder_steps": [step.render() for step in plan.builder_steps],
         "runtime_env": [env.render() for env in plan.env if env.runtime],
         "runtime_packages": plan.runtime_packages,
-        "uid": plan.uid,
+        "apt_no_recommends": plan.apt_no_recommends,
+        "runtime_setup": runtime_setup(plan),
+        "non_root": plan.non_root,
         "user": plan.user_name,
-        "owned_dirs": plan.owned_dirs,
-        "runtime_steps": [step.render() for step in plan.runtime_steps],
+        "runtime_steps": [step.render() for step in plan.runtime_steps if not (step.kind == "model" and plan.models_volume)],
         "tail": plan.tail,
         "trim_test_dirs": plan.trim_test_dirs,
         "trim_torch": plan.trim_torch,
@@ -95,11 +97,31 @@ def render_dockerfile(plan: OptimizationPlan, options: OptimizeOptions) -> str:
         "torch_index_url": options.torch_index_url,
         "set_hf_home": plan.set_hf_home,
         "models_dir": MODELS_DIR,
-        "model_links": plan.model_links,
         "models_volume": plan.models_volume,
     }
     text = environment().get_template(template_name(plan)).render(**values)
     return re.sub(r"\n{3,}", "\n\n", text).lstrip("\n")
+
+
+def runtime_setup(plan: OptimizationPlan) -> list[str]:
+    """The runtime stage's one setup RUN: the user (the original's own commands when it made one), the directories
+    the app writes, created before they are owned, and the links from model paths into the volume."""
+    commands: list[str] = []
+    if plan.user_commands:
+        commands += plan.user_commands
+    elif plan.non_root:
+        commands += [f"groupadd --system --gid {plan.uid} {plan.user_name}",
+                     f"useradd --system --uid {plan.uid} --gid {plan.user_name} --create-home --shell /usr/sbin/nologin "
+                     f"{plan.user_name}"]
+    dirs = " ".join(shlex.quote(path) for path in plan.owned_dirs)
+    if dirs:
+        commands.append(f"mkdir -p {dirs}")
+        if plan.non_root:
+            commands.append(f"chown {plan.owner} {dirs}")
+    for link, target in plan.model_links:
+        commands += [f"mkdir -p {shlex.quote(posixpath.dirname(link.rstrip('/')) or '/')}",
+                     f"ln -s {shlex.quote(target)} {shlex.quote(link)}"]
+    return commands
 
 
 def _builder_env(plan: OptimizationPlan):

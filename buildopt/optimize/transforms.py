@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..healthcheck import healthcheck_kind
 from ..knowledge import HF_LIBRARIES, PULLS_TORCH, TORCH_FAMILY
-from .options import Change, OptimizeOptions
+from .options import Change, OptimizeOptions, advice
 from .packages import (
     HEAVY_IMPORTS,
     SERVICE_FRAMEWORKS,
@@ -45,10 +45,18 @@ DEFAULT_HF_CACHES = ("/root/.cache/huggingface", "~/.cache/huggingface", "$HOME/
 
 @dataclass(frozen=True)
 class Transform:
-    name: str
+    name: str  # the key of its changes: `--skip NAME` turns it off
     rule_ids: tuple[str, ...]
     apply: Callable[[OptimizationPlan, OptimizeOptions], list[Change]]
     summary: str
+    required: bool = False  # part of the multi-stage rewrite itself: its changes carry the key "multi-stage"
+
+    @property
+    def key(self) -> str:
+        return REWRITE_KEY if self.required else self.name
+
+
+REWRITE_KEY = "multi-stage"  # skipping it means no templated rewrite at all: only in-place fixes
 
 
 # -- base image -----------------------------------------------------------------------------------------
@@ -248,11 +256,13 @@ def _model_init_command(model, caches: list[str], final_workdir: str) -> str:
 
 
 # -- pip ------------------------------------------------------------------------------------------------
-def core_install(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change]:
-    """`pip install -e .[all]` -> `pip install .`: a regular install (the venv moves to another stage) of the
-    core package (the audit: most optional dependencies are not needed at run time)."""
+def regular_install(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change]:
+    """Installs go into the venv the runtime stage copies: an editable install becomes a regular one (its link to
+    the builder's sources would dangle), and --user/--system (which install beside the venv) go."""
     changes: list[Change] = []
     for pip in plan.pip_commands:
+        for flag in ("--user", "--system"):
+            pip.remove(flag)
         editable_lines = False
         index = 0
         while index < len(pip.args):
@@ -274,8 +284,16 @@ def core_install(plan: OptimizationPlan, options: OptimizeOptions) -> list[Chang
             changes.append(Change([], "editable install made regular (`pip install .`): the venv is copied into the runtime "
                                       "stage, where an editable install's link to the builder's sources would dangle",
                                   lines=[pip.line]))
-        if options.keep_all_extras:
-            continue
+    return changes
+
+
+def core_install(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change]:
+    """`pip install .[all]` -> `pip install .`: the core package (the audit: most optional dependencies are not
+    needed at run time)."""
+    changes: list[Change] = []
+    if options.keep_all_extras:
+        return changes
+    for pip in plan.pip_commands:
         for position, arg in enumerate(pip.args):
             match = re.match(r"^(['\"]?)(.*?)\[([^\]]*)\]\1$", arg.raw)
             if not match:
@@ -315,8 +333,6 @@ def pip_no_cache(plan: OptimizationPlan, options: OptimizeOptions) -> list[Chang
     for step in plan.builder_steps:
         cache_mounted = any("type=cache" in flag for flag in step.run_flags)
         for pip in step.pip_commands:
-            for flag in ("--user", "--system"):
-                pip.remove(flag)
             if cache_mounted:
                 continue
             flag = "--no-cache" if pip.tool == "uv" else "--no-cache-dir"
@@ -361,6 +377,7 @@ def apt_hygiene(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change
     if not plan.apt_packages:
         return []
     changes = []
+    plan.apt_no_recommends = True
     if not plan.apt_flags_ok:
         changes.append(Change(["BO106"], "apt-get install --no-install-recommends in both stages",
                               lines=list(plan.apt_lines)))
@@ -388,6 +405,14 @@ def non_root_user(plan: OptimizationPlan, options: OptimizeOptions) -> list[Chan
     was_root = original in ("", "root", "0")
     if plan.uid_from_original is None:
         plan.uid = options.uid
+    if was_root and plan.user_plan is not None and not plan.user_plan.safe_once(models_moved=plan.models_volume):
+        reason = f"USER not added: {plan.user_plan.reason(models_moved=plan.models_volume)}"
+        plan.notes.append(reason)
+        return [advice("non-root", ["BO101"], f"run as a non-root user ({plan.user_name}, uid {plan.uid})", reason,
+                       [plan.dockerfile.final_stage.line])]
+    plan.non_root = True
+    if was_root and plan.user_plan is not None:
+        plan.own_dirs = [path for path in plan.user_plan.own_dirs if path not in plan.own_dirs]
     for step in plan.runtime_steps:
         if step.kind == "copy" and step.copy and not any(flag.startswith("--from") for flag in step.copy.flags):
             step.chown = plan.owner
@@ -528,7 +553,8 @@ def _words(text: str) -> list[str]:
 TRANSFORMS: list[Transform] = [
     Transform("python-version", ("BO110",), python_version, "move the base Python, only with --python X.Y"),
     Transform("slim-base", ("BO111",), slim_base, "runtime stage on python:X-slim when the original used the full image"),
-    Transform("multi-stage", ("BO102",), split_stages, "compilers, git, Rust and -dev packages only in the builder; their runtime libraries in the runtime stage"),
+    Transform("multi-stage", ("BO102",), split_stages, "compilers, git, Rust and -dev packages only in the builder; their runtime libraries in the runtime stage", required=True),
+    Transform("regular-install", (), regular_install, "installs go into the venv: editable installs made regular, --user/--system dropped", required=True),
     Transform("cpu-torch", ("BO103",), cpu_torch, "torch/torchvision/torchaudio (and libraries that pull them) from the CPU wheel index through ARG TORCH_INDEX_URL"),
     Transform("models-volume", ("BO104",), externalize_models, "weights out of the image: HF_HOME=/models VOLUME, links, compose mounts and a model-init service"),
     Transform("core-install", ("BO108",), core_install, "`pip install -e .[all]` -> `pip install .`"),
@@ -536,7 +562,7 @@ TRANSFORMS: list[Transform] = [
     Transform("pip-no-cache", ("BO105",), pip_no_cache, "pip install --no-cache-dir (uv: --no-cache)"),
     Transform("trim-venv", (), trim_venv, "test suites, and torch's C++ tests and headers, left out of the venv"),
     Transform("apt-hygiene", ("BO106", "BO107"), apt_hygiene, "--no-install-recommends, apt-get clean and lists removed"),
-    Transform("deps-first", ("BO115",), deps_before_app, "requirement files copied and installed before the app files"),
+    Transform("deps-first", ("BO115",), deps_before_app, "requirement files copied and installed before the app files", required=True),
     Transform("non-root", ("BO101", "BO119"), non_root_user, "a user with a fixed uid owning the app and writable dirs"),
     Transform("healthcheck", ("BO113", "BO114"), healthcheck, "a real HEALTHCHECK where one can be derived"),
 ]

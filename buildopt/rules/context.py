@@ -21,7 +21,7 @@ from ..dockerfile import Dockerfile, Instruction, Stage, arg_pairs, env_pairs, s
 from ..requirements import (ProjectInfo, Requirement, RequirementSet, is_local_target, parse_requirement, read_project,
                             read_requirements, split_local_target)
 from .buildcontext import BuildContext, load_context
-from ..shell import (PackageInvocation, PipInvocation, package_invocations, pip_invocations, program, python_code,
+from ..shell import (PackageInvocation, dequote, PipInvocation, package_invocations, pip_invocations, program, python_code,
                      simple_commands)
 
 _VAR_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
@@ -408,15 +408,15 @@ def _walk_stage(dockerfile: Dockerfile, stage: Stage, parent: StageFacts | None)
                 facts.env[name] = value
                 facts.env_origin[name] = ins
         elif cmd == "WORKDIR" and ins.value:
-            path = _expand(ins.value[0], facts)
+            path = _word(ins, ins.value[0], facts)
             facts.workdir = posixpath.normpath(posixpath.join(facts.workdir, path))
         elif cmd == "USER" and ins.value:
-            facts.user = (_expand(ins.value[0], facts), ins)
+            facts.user = (_word(ins, ins.value[0], facts), ins)
         elif cmd == "HEALTHCHECK":
             facts.healthcheck = ins
         elif cmd == "VOLUME":
             for path in ins.value:
-                facts.volumes.append((_expand(path, facts), ins))
+                facts.volumes.append((_word(ins, path, facts), ins))
         elif cmd in ("COPY", "ADD") and len(ins.value) >= 2:
             facts.copies.append(_copy_record(ins, facts))
         elif cmd == "RUN":
@@ -446,8 +446,15 @@ def _expand(text: str, facts: StageFacts) -> str:
     return substitute(text, _Scope(facts)) if "$" in text else text  # type: ignore[arg-type]
 
 
+def _word(ins: Instruction, text: str, facts: StageFacts) -> str:
+    """A path word of WORKDIR, USER, VOLUME, COPY or ADD as BuildKit reads it: variables expanded, quotes removed
+    (`WORKDIR "${dir}"` is the directory, not `"/srv"`). JSON-form values carry no shell quotes."""
+    expanded = _expand(text, facts)
+    return expanded if ins.json_form else dequote(expanded)
+
+
 def _copy_record(ins: Instruction, facts: StageFacts) -> CopyRecord:
-    *sources, dest = [_expand(word, facts) for word in ins.value]
+    *sources, dest = [_word(ins, word, facts) for word in ins.value]
     dest_is_dir = dest.endswith("/") or dest in (".", "..") or len(sources) > 1 or dest.endswith("/.")
     absolute = posixpath.normpath(posixpath.join(facts.workdir, dest))
     if not dest_is_dir and len(sources) == 1:

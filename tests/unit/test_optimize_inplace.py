@@ -40,7 +40,8 @@ RUN apt-get update && \\
 COPY --from=build /install /usr/local
 RUN mkdir -p /data
 RUN useradd --system --uid 10001 --create-home --shell /usr/sbin/nologin app \\
-    && chown app:app /data
+    && mkdir -p /data \\
+    && chown app: /data
 USER app
 EXPOSE 8000
 CMD ["flask", "run"]

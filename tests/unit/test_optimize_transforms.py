@@ -202,7 +202,8 @@ def test_existing_non_root_user_is_not_claimed_as_a_fix():
     text = ("FROM python:3.11-slim\nRUN apt-get update && apt-get install -y gcc\nRUN useradd -m bot\n"
             "RUN pip install aiogram\nCOPY bot.py .\nUSER bot\nCMD [\"python\", \"bot.py\"]\n")
     result = analyze_and_optimize(parse_string(text))
-    assert "USER bot" in result.text and "--uid 10001" in result.text
+    # The original's own `useradd -m bot` is kept as written (home, shell and groups stay its own).
+    assert "USER bot" in result.text and "useradd -m bot" in _stage(result.text, 1) and "--uid 10001" not in result.text
     assert not _changes(result, "BO101")
 
 
