@@ -138,6 +138,7 @@ def optimize_command(
                                          "Without it the base Python stays as it is."),
     keep_extras: bool = typer.Option(False, "--keep-extras", help="Keep `pip install .[all]` instead of the core package."),
     no_trim: bool = typer.Option(False, "--no-trim", help="Keep test suites and torch's C++ tests and headers in the venv."),
+    skip: Optional[list[str]] = typer.Option(None, "--skip", help="Don't apply the change with this key (repeatable; the keys are in the output, e.g. non-root, cpu-torch, multi-stage)."),
 ) -> None:
     """Write an optimized Dockerfile: multi-stage, CPU torch, models in a volume, non-root, caches off.
 
@@ -146,7 +147,7 @@ def optimize_command(
     """
     from .dockerfile import parse_file
     from .errors import BadInput
-    from .optimize import OptimizeOptions, optimize
+    from .optimize import OptimizeOptions, change_keys, optimize
     from .optimize.output import OutputPaths, check_output_dir, write_outputs
     from .report.optimize_report import render, unified_diff
     from .rules import analyze
@@ -156,7 +157,8 @@ def optimize_command(
     parsed = parse_file(dockerfile)
     paths = OutputPaths.for_input(dockerfile, output)
     check_output_dir(paths)
-    options = OptimizeOptions(python=python, keep_all_extras=keep_extras, trim=not no_trim, output_name=paths.dockerfile.name,
+    options = OptimizeOptions(python=python, keep_all_extras=keep_extras, trim=not no_trim, skip=change_keys(skip),
+                              output_name=paths.dockerfile.name,
                               output_dir=str(paths.dockerfile.parent), context_dir=str(context) if context else None)
     findings = analyze(parsed, context_dir=context if context is not None else parsed.path.parent).findings
     result = optimize(parsed, findings, options)

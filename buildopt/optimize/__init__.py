@@ -51,7 +51,7 @@ SCHEMA = "buildopt.optimize/v1"
 
 __all__ = [
     "DEFAULT_TORCH_INDEX_URL", "REWRITE_KEY", "SCHEMA", "TRANSFORMS", "Change", "ChangeStatus", "OptimizationPlan", "OptimizationResult",
-    "OptimizeOptions", "analyze_and_optimize", "extract_plan", "optimize",
+    "OptimizeOptions", "analyze_and_optimize", "change_keys", "extract_plan", "optimize",
 ]
 
 
@@ -153,6 +153,19 @@ def _rewrite(parsed: Dockerfile, plan: OptimizationPlan, options: OptimizeOption
     compose = render_compose(plan, options)
     return OptimizationResult(text, changes, "rewritten", plan.notes, compose, dockerignore, template_name(plan),
                               advice=advised)
+
+
+def change_keys(names: list[str] | None) -> frozenset[str]:
+    """`--skip` values checked against the keys optimize knows; BadInput for anything else."""
+    from .inplace import APT_LISTS, APT_RECOMMENDS, NON_ROOT, PIP_CACHE
+
+    known = {transform.key for transform in TRANSFORMS} | {
+        APT_LISTS, APT_RECOMMENDS, NON_ROOT, PIP_CACHE, "python-version"}
+    chosen = frozenset(name.strip() for name in names or [] if name.strip())
+    unknown = sorted(chosen - known)
+    if unknown:
+        raise BadInput(f"--skip {unknown[0]}: not a change key (use one of {', '.join(sorted(known))})")
+    return chosen
 
 
 def _context(parsed: Dockerfile, context_dir: str | Path | None) -> Path | None:

@@ -166,7 +166,6 @@ def _fix_user(dockerfile: Dockerfile, edits: _Edits, final: Stage, shipped: list
     root_base = shipped[0].base_resolved
 
     def advised(reason: str) -> list[Change]:
-        notes.append(f"USER not added: {reason} (BO101 not fixed)")
         return [advice(NON_ROOT, ["BO101"], "run as a non-root user", f"USER not added: {reason}", [final.line])]
 
     if _NO_SHELL.search(root_base):

@@ -42,6 +42,9 @@ HF_ENV_KEYS = frozenset(MODEL_CACHE_ENV) | {"HF_DATASETS_CACHE", "XDG_CACHE_HOME
 _SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/var/lib", "/proc", "/sys", "/dev", "/boot")
 _NOT_CHOWNABLE = frozenset({"/", "/tmp", "/var/tmp", "/root", "/home", "/var", "/run"})
 _PIP_OUTSIDE_VENV = frozenset({"--target", "--prefix", "--root"})
+_OTHER_INSTALLERS = frozenset({"poetry", "pipenv", "pdm", "conda", "mamba", "micromamba", "pipx", "hatch", "rye",
+                               "pip-sync", "easy_install"})
+_INSTALL_WORDS = frozenset({"install", "sync", "add", "create", "update", "env"})
 _WORLD_WRITABLE = re.compile(r"^(0?[0-7]?[0-7][0-7][2367]|[ugoa]*\+[rwxXst]*w[rwxXst]*|[oa]=\S*w\S*)$")
 
 
@@ -614,16 +617,24 @@ class _Extractor:
         plan.runtime_steps.append(Step("copy", ins.line, copy=spec))
 
     def _is_model_copy(self, sources: list[str], dest_abs: str) -> bool:
+        """Weights that can leave the image: weight files only, or whole model directories (the mount that replaces
+        them brings their config and tokenizer files too). A file that isn't weights (config.json, vocab.txt)
+        stays in the image even when it goes into a model directory."""
+        if all(is_weight_path(source) for source in sources):
+            return True
+        if not all(self._is_dir_source(source) for source in sources):
+            return False
         for source in sources:
             parts = [part.lower() for part in PurePosixPath(source.rstrip("/")).parts]
-            if is_weight_path(source) or (parts and parts[-1] in MODEL_DIR_NAMES):
-                return True
-            if ".cache/huggingface" in source:
+            if (parts and parts[-1] in MODEL_DIR_NAMES) or ".cache/huggingface" in source:
                 return True
         dest_parts = PurePosixPath(dest_abs.rstrip("/") or "/").parts
-        if dest_parts and dest_parts[-1].lower() in MODEL_DIR_NAMES and not any(s in (".", "./") for s in sources):
-            return True
-        return False
+        return bool(dest_parts and dest_parts[-1].lower() in MODEL_DIR_NAMES and not any(s in (".", "./") for s in sources))
+
+    def _is_dir_source(self, source: str) -> bool:
+        if self.context is not None and (self.context / source).exists():
+            return (self.context / source).is_dir()
+        return source.endswith("/") or "." not in PurePosixPath(source).name
 
     # -- RUN ----------------------------------------------------------------------------------------
     def _on_run(self, ins: Instruction) -> None:
@@ -721,6 +732,10 @@ class _Extractor:
             if any(path.startswith("/var/lib/apt/lists") for path in argv[1:]):
                 self.run_removes_lists = True
             return "drop"
+        if program in _OTHER_INSTALLERS and any(word in _INSTALL_WORDS for word in argv[1:3]):
+            # They install into an environment of their own, from files the template can't place for them.
+            self.unsupported.append(f"line {line}: `{program} {argv[1]}` installs outside the venv the template builds")
+            return "runtime"
         pip = shell.pip_invocation(argv)
         if pip is not None and pip.tool == "pip":
             if pip.subcommand == "install":

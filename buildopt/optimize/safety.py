@@ -56,6 +56,8 @@ _NEVER_OWN = ("/usr/bin/", "/usr/sbin/", "/usr/lib/", "/usr/lib64/", "/usr/libex
 _SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
 _PROGRAMS = frozenset({"python", "python3", "gunicorn", "uvicorn", "celery", "flask", "node", "npm", "hypercorn",
                        "daphne", "rq", "dramatiq", "streamlit", "java", "nginx", "supervisord"})
+_INTERPRETERS = frozenset({"python", "python3", "sh", "bash", "ash", "dash", "zsh", "node", "irb", "ruby", "perl",
+                           "php", "ipython", "python2"}) | {f"python3.{minor}" for minor in range(6, 16)}
 _COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 _CONFIG_SUFFIXES = (".ini", ".cfg", ".toml", ".yaml", ".yml", ".env", ".conf", ".json")
 _DATABASE_SUFFIXES = (".sqlite3", ".sqlite", ".db")
@@ -276,6 +278,11 @@ def _check_base(image: _ImageView, plan: UserPlan) -> None:
     base = image.final.root_base
     if _S6_BASES.search(base):
         plan.blockers.append(f"the base image {base} starts s6-overlay as root and drops to PUID/PGID itself")
+    words = (image.entrypoint or []) + (image.cmd or [])
+    if image.entrypoint is None and (not words or (len(words) == 1 and shell.program(words) in _INTERPRETERS)):
+        shown = f"CMD {words[0]}" if words else "no CMD or ENTRYPOINT"
+        plan.blockers.append(f"the image runs no app ({shown}): it looks like a base image, and the images built FROM "
+                             f"it expect to run their own steps as root")
 
 
 def _check_start(image: _ImageView, plan: UserPlan) -> None:

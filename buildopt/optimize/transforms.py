@@ -360,7 +360,7 @@ def trim_venv(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change]:
     plan.trim_test_dirs = True
     described = ["test suites (site-packages/*/tests)"]
     runtime_text = " ".join([*(step.render() for step in plan.runtime_steps), plan.cmd or "", plan.entrypoint or "",
-                             plan.healthcheck.render() if plan.healthcheck else ""])
+                             plan.healthcheck.render() if plan.healthcheck else "", plan.entry_script or ""])
     if not re.search(r"\bpip3?\b", runtime_text):
         plan.trim_pip = True  # nothing at run time installs packages; pip is ~16 MB of the venv
         described.append("pip itself")
@@ -407,7 +407,6 @@ def non_root_user(plan: OptimizationPlan, options: OptimizeOptions) -> list[Chan
         plan.uid = options.uid
     if was_root and plan.user_plan is not None and not plan.user_plan.safe_once(models_moved=plan.models_volume):
         reason = f"USER not added: {plan.user_plan.reason(models_moved=plan.models_volume)}"
-        plan.notes.append(reason)
         return [advice("non-root", ["BO101"], f"run as a non-root user ({plan.user_name}, uid {plan.uid})", reason,
                        [plan.dockerfile.final_stage.line])]
     plan.non_root = True

@@ -4,7 +4,8 @@ JSON:
     {"schema": "buildopt.optimize/v1", "input": ..., "outputs": {"dockerfile", "compose", "dockerignore"},
      "mode": "rewritten|in-place|unchanged", "template": ..., "fixed_rules": [...],
      "expected_savings_bytes": int|null,
-     "changes": [{"rules", "slugs", "description", "expected_savings_bytes", "lines"}],
+     "changes": [{"key", "status": "applied|advised", "rules", "slugs", "description", "reason",
+                  "expected_savings_bytes", "lines"}],   # applied first, then what was only advised, and why
      "reasons": [...], "diff": "..." (with --diff)}
 """
 
@@ -48,7 +49,7 @@ def to_dict(result, source: Path, written: list[Path], *, diff: str | None = Non
         "expected_savings_bytes": result.expected_savings_bytes,
         "changes": [
             {**change.to_dict(), "slugs": [RULE_IDS[rule][0] for rule in change.rule_ids if rule in RULE_IDS]}
-            for change in result.changes
+            for change in [*result.changes, *result.advice]
         ],
         "reasons": list(result.reasons),
     }
@@ -72,7 +73,15 @@ def to_text(result, source: Path, written: list[Path], *, diff: str | None = Non
         for change in result.changes:
             rules = ",".join(change.rule_ids) or "-"
             savings = f" [~{format_size(change.expected_savings_bytes)}]" if change.expected_savings_bytes else ""
-            out.append(textwrap.fill(f"{rules}: {change.description}{savings}", width=110, initial_indent="  ",
+            skip = f" (--skip {change.key})" if change.key else ""
+            out.append(textwrap.fill(f"{rules}: {change.description}{savings}{skip}", width=110, initial_indent="  ",
+                                     subsequent_indent="      "))
+    if result.advice:
+        out.append("")
+        out.append("Advice (not applied):")
+        for change in result.advice:
+            rules = ",".join(change.rule_ids) or "-"
+            out.append(textwrap.fill(f"{rules}: {change.reason}", width=110, initial_indent="  ",
                                      subsequent_indent="      "))
     if result.expected_savings_bytes:
         out.append("")

@@ -71,7 +71,10 @@ def test_existing_user_is_reused():
 @pytest.mark.parametrize("text, why", [
     ("FROM nginx:1.27\nEXPOSE 80\n", "port 80"),
     ("FROM gcr.io/distroless/python3\nCOPY app.py /\n", "no shell"),
-    ("FROM mcr.microsoft.com/windows/servercore:ltsc2022\nRUN echo\n", "can't tell how to create a user"),
+    ("FROM mcr.microsoft.com/windows/servercore:ltsc2022\nRUN echo\nCMD [\"app.exe\"]\n", "can't tell how to create a user"),
+    ("FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y --no-install-recommends python3 "
+     "&& rm -rf /var/lib/apt/lists/*\nCMD [\"python3\"]\n", "looks like a base image"),
+    ("FROM python:3.12-alpine\nCOPY entrypoint.sh /\nENTRYPOINT [\"/entrypoint.sh\"]\n", "not in the build context"),
 ])
 def test_no_user_where_it_would_break_or_cannot_be_made(text, why):
     result = analyze_and_optimize(parse_string(text))
