@@ -83,6 +83,14 @@ def model_download(argv: list[str]) -> str | None:
     return None
 
 
+# --- where apps write -------------------------------------------------------------------------------------------
+# Directory names apps write into at run time (uploads, data, logs...).
+WRITABLE_DIR_NAMES = frozenset({
+    "upload", "uploads", "storage", "data", "media", "output", "outputs", "files", "downloads", "tmp", "temp",
+    "cache", "logs", "log", "work", "workspace", "incoming", "shared", "db", "state", "run", "spool", "instance",
+})
+
+
 # --- build toolchains --------------------------------------------------------------------------------------
 # System packages only a build needs. `-dev` headers are matched by suffix (DEV_HEADERS).
 COMPILERS = frozenset("""

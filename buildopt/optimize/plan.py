@@ -314,6 +314,7 @@ class OptimizationPlan:
     original_user: str | None = None  # the last USER of the original
     non_root: bool = False  # the runtime stage creates (or keeps) a user and ends with USER
     own_dirs: list[str] = field(default_factory=list)  # set by the non-root transform: dirs the app writes (safety)
+    made_dirs: list[str] = field(default_factory=list)  # what the original's dropped `mkdir`s created
     apt_no_recommends: bool = True  # the template's apt steps pass --no-install-recommends
     user_plan: UserPlan | None = None  # what running as non-root takes (optimize/safety.py)
     writable_dirs: list[str] = field(default_factory=list)
@@ -784,11 +785,14 @@ class _Extractor:
         if program in ("cd", "export", "set", "umask"):
             return "shared"
         if program == "mkdir":
-            kept = True
-            for path in argv[1:]:
-                if not path.startswith("-") and not _is_mode_value(argv, path):
-                    kept = self._add_writable(path) and kept
-            return "drop" if kept else "runtime"  # e.g. mkdir -p /usr/share/x: a system path, not the app's
+            paths = [path for path in argv[1:] if not path.startswith("-") and not _is_mode_value(argv, path)]
+            if paths and all(self._writable(path) for path in paths):
+                for path in paths:
+                    self._add_writable(path)
+                    if self._resolve(path) not in plan.made_dirs:
+                        plan.made_dirs.append(self._resolve(path))
+                return "drop"  # the runtime stage creates (and, as non-root, owns) them up front
+            return "runtime"  # e.g. mkdir -p /usr/share/x, or `mkdir /etc/x /data`: kept as written, whole
         if program in ("useradd", "adduser", "groupadd", "addgroup", "usermod", "groupmod"):
             if program in ("useradd", "adduser"):
                 self._record_user(argv)
@@ -803,10 +807,7 @@ class _Extractor:
                     return "drop"
             return "runtime"
         if program == "chown":
-            paths = [word for word in argv[1:] if not word.startswith("-")][1:]
-            for path in paths:
-                self._add_writable(path)
-            return "drop"
+            return "runtime"  # kept as written: it may name files, and users of the original's choosing
         if program in BUILD_COMMANDS:
             self.unsupported.append(f"line {line}: `{_plain(joined)[:60]}` builds something outside pip")
             return "runtime"
@@ -1084,13 +1085,18 @@ class _Extractor:
                     workdir=self.workdir, source_is_dir=is_dir, inside_app_copy=True,
                 ))
 
+    def _writable(self, path: str) -> bool:
+        """A dir the app may write to that the runtime stage can create itself: literal, not a system path."""
+        if "`" in path:
+            return False
+        resolved = self._resolve(path)  # ENV and ARG values substituted; a variable only a RUN sets stays
+        return "$" not in resolved and resolved not in _NOT_CHOWNABLE and not resolved.startswith(_SYSTEM_DIRS)
+
     def _add_writable(self, path: str) -> bool:
         """Record a dir the app may write to; False when it is a system path left to the original command."""
-        if path.startswith("$") and "/" not in path:
+        if not self._writable(path):
             return False
         resolved = self._resolve(path)
-        if resolved in _NOT_CHOWNABLE or resolved.startswith(_SYSTEM_DIRS):
-            return False
         if resolved not in self.plan.writable_dirs:
             self.plan.writable_dirs.append(resolved)
         if self.line not in self.plan.writable_dir_lines:

@@ -79,6 +79,7 @@ def render_dockerfile(plan: OptimizationPlan, options: OptimizeOptions) -> str:
         "runtime_packages": plan.runtime_packages,
         "apt_no_recommends": plan.apt_no_recommends,
         "runtime_setup": runtime_setup(plan),
+        "runtime_ownership": runtime_ownership(plan),
         "non_root": plan.non_root,
         "user": plan.user_name,
         "runtime_steps": [step.render() for step in plan.runtime_steps if not (step.kind == "model" and plan.models_volume)],
@@ -104,8 +105,9 @@ def render_dockerfile(plan: OptimizationPlan, options: OptimizeOptions) -> str:
 
 
 def runtime_setup(plan: OptimizationPlan) -> list[str]:
-    """The runtime stage's one setup RUN: the user (the original's own commands when it made one), the directories
-    the app writes, created before they are owned, and the links from model paths into the volume."""
+    """The runtime stage's first RUN: the user (the original's own commands when it made one), the directories the
+    original's dropped `mkdir`s made (later steps may write into them), and the links from model paths into the
+    volume."""
     commands: list[str] = []
     if plan.user_commands:
         commands += plan.user_commands
@@ -113,15 +115,22 @@ def runtime_setup(plan: OptimizationPlan) -> list[str]:
         commands += [f"groupadd --system --gid {plan.uid} {plan.user_name}",
                      f"useradd --system --uid {plan.uid} --gid {plan.user_name} --create-home --shell /usr/sbin/nologin "
                      f"{plan.user_name}"]
-    dirs = " ".join(shlex.quote(path) for path in plan.owned_dirs)
-    if dirs:
-        commands.append(f"mkdir -p {dirs}")
-        if plan.non_root:
-            commands.append(f"chown {plan.owner} {dirs}")
+    early = [path for path in plan.made_dirs if path in plan.owned_dirs] + ([MODELS_DIR] if plan.models_volume else [])
+    if early:
+        commands.append("mkdir -p " + " ".join(shlex.quote(path) for path in early))
     for link, target in plan.model_links:
         commands += [f"mkdir -p {shlex.quote(posixpath.dirname(link.rstrip('/')) or '/')}",
                      f"ln -s {shlex.quote(target)} {shlex.quote(link)}"]
     return commands
+
+
+def runtime_ownership(plan: OptimizationPlan) -> list[str]:
+    """The last RUN before USER: every directory the app writes, created if missing (after the original's own steps,
+    so a `mkdir` without -p there still works) and owned by the user."""
+    if not plan.non_root or not plan.owned_dirs:
+        return []
+    dirs = " ".join(shlex.quote(path) for path in plan.owned_dirs)
+    return [f"mkdir -p {dirs}", f"chown {plan.owner} {dirs}"]
 
 
 def _builder_env(plan: OptimizationPlan):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .. import shell
 from ..dockerfile import Dockerfile, Instruction
-from ..knowledge import MODEL_CACHE_ENV
+from ..knowledge import MODEL_CACHE_ENV, WRITABLE_DIR_NAMES
 from ..rules.context import RuleContext, StageFacts, build_context
 
 _SCRIPT_LIMIT = 1_000_000
@@ -101,9 +101,17 @@ def user_plan(parsed: Dockerfile, context: Path | None, ctx: RuleContext | None 
     for directory in image.volumes:
         _add_dir(plan, directory, "VOLUME")
     for directory in image.created_dirs():
-        if directory not in plan.own_dirs and ownable(directory):
+        if directory in plan.own_dirs:
+            continue
+        if ownable(directory):
             _add_dir(plan, directory, "created at build")
-    if image.workdir not in _SYSTEM_DIRS and ownable(image.workdir):
+        elif posixpath.basename(directory).lower() in WRITABLE_DIR_NAMES and not _under(directory, _SCRATCH):
+            plan.blockers.append(f"the build creates {directory} for the app to write, in a place the new user can't "
+                                 f"be given")
+    if "$" in image.workdir:
+        plan.blockers.append(f"the working directory {image.workdir} depends on a build arg with no default, so it "
+                             f"can't be given to the new user")
+    elif image.workdir not in _SYSTEM_DIRS and ownable(image.workdir):
         _add_dir(plan, image.workdir, "the working directory")
     plan.blockers = list(dict.fromkeys(plan.blockers))
     plan.model_cache_blockers = list(dict.fromkeys(plan.model_cache_blockers))

@@ -257,8 +257,16 @@ def _model_init_command(model, caches: list[str], final_workdir: str) -> str:
 
 # -- pip ------------------------------------------------------------------------------------------------
 def regular_install(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change]:
-    """Installs go into the venv the runtime stage copies: an editable install becomes a regular one (its link to
-    the builder's sources would dangle), and --user/--system (which install beside the venv) go."""
+    """Installs go into the venv the runtime stage copies: --user/--system (which install beside the venv) go, and an
+    editable install becomes a regular one unless the runtime stage has the project at the same path (then the
+    venv's link to it still resolves, and the app keeps reading its files from the source tree as before)."""
+    from ..requirements import is_local_target, split_local_target
+
+    def in_runtime(target: str, workdir: str) -> bool:
+        project = posixpath.normpath(posixpath.join(workdir, split_local_target(target)[0]))
+        return any(step.copy is not None and _under(project, [step.copy.dest_abs.rstrip("/") or "/"])
+                   for step in plan.app_copies)
+
     changes: list[Change] = []
     for pip in plan.pip_commands:
         for flag in ("--user", "--system"):
@@ -269,16 +277,15 @@ def regular_install(plan: OptimizationPlan, options: OptimizeOptions) -> list[Ch
             arg = pip.args[index]
             if arg.value in ("-e", "--editable") and index + 1 < len(pip.args):
                 target = pip.args[index + 1].value
-                from ..requirements import is_local_target
-
-                if is_local_target(target):
+                if is_local_target(target) and not in_runtime(target, pip.workdir):
                     del pip.args[index]
                     editable_lines = True
                     continue
             if arg.value.startswith("--editable="):
                 value = arg.value.split("=", 1)[1]
-                pip.args[index] = Arg(value, value)
-                editable_lines = True
+                if not in_runtime(value, pip.workdir):
+                    pip.args[index] = Arg(value, value)
+                    editable_lines = True
             index += 1
         if editable_lines:
             changes.append(Change([], "editable install made regular (`pip install .`): the venv is copied into the runtime "

@@ -5,15 +5,12 @@ from __future__ import annotations
 import posixpath
 import re
 
+from ..knowledge import WRITABLE_DIR_NAMES
 from ..shell import program
 from ..severity import Severity
 from .base import Rule
 from .context import RuleContext, StageFacts
 
-_WRITABLE_NAMES = frozenset({
-    "upload", "uploads", "storage", "data", "media", "output", "outputs", "files", "downloads", "tmp", "temp",
-    "cache", "logs", "log", "work", "workspace", "incoming", "shared",
-})
 
 
 def is_root_user(user: str) -> bool:
@@ -169,4 +166,4 @@ def _writable_name(path: str) -> bool:
     parts = [p for p in path.split("/") if p]
     if len(parts) >= 2 and parts[0] in ("tmp", "var") and (parts[0] == "tmp" or parts[1] == "tmp"):
         return True
-    return bool(parts) and parts[-1].lower() in _WRITABLE_NAMES
+    return bool(parts) and parts[-1].lower() in WRITABLE_DIR_NAMES

@@ -72,12 +72,12 @@ RUN find /opt/venv -type d -name tests -path '*/site-packages/*' -prune -exec rm
 FROM python:3.11-slim AS runtime
 ENV PATH="/opt/venv/bin:$PATH"
 RUN groupadd --system --gid 10001 app \\
-    && useradd --system --uid 10001 --gid app --create-home --shell /usr/sbin/nologin app \\
-    && mkdir -p /srv \\
-    && chown app:app /srv
+    && useradd --system --uid 10001 --gid app --create-home --shell /usr/sbin/nologin app
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /srv
 COPY --chown=app:app . .
+RUN mkdir -p /srv \\
+    && chown app:app /srv
 USER app
 LABEL maintainer=me
 EXPOSE 8080
