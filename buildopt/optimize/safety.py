@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import shell
-from ..dockerfile import Dockerfile, Instruction
+from ..dockerfile import Dockerfile, Instruction, env_pairs
 from ..knowledge import MODEL_CACHE_ENV, WRITABLE_DIR_NAMES
 from ..rules.context import RuleContext, StageFacts, build_context
 
@@ -108,9 +108,10 @@ def user_plan(parsed: Dockerfile, context: Path | None, ctx: RuleContext | None 
         elif posixpath.basename(directory).lower() in WRITABLE_DIR_NAMES and not _under(directory, _SCRATCH):
             plan.blockers.append(f"the build creates {directory} for the app to write, in a place the new user can't "
                                  f"be given")
-    if "$" in image.workdir:
-        plan.blockers.append(f"the working directory {image.workdir} depends on a build arg with no default, so it "
-                             f"can't be given to the new user")
+    unknown = image.unknown_workdir()
+    if "$" in image.workdir or unknown:
+        plan.blockers.append(f"the working directory ({unknown or image.workdir}) depends on a build arg with no "
+                             f"default, so which directory to give the new user is only known at build time")
     elif image.workdir not in _SYSTEM_DIRS and ownable(image.workdir):
         _add_dir(plan, image.workdir, "the working directory")
     plan.blockers = list(dict.fromkeys(plan.blockers))
@@ -210,6 +211,24 @@ class _ImageView:
                             continue
                         found[posixpath.normpath(target)] = rel
         return found
+
+    def unknown_workdir(self) -> str | None:
+        """The last WORKDIR as written, when it names a build arg with no default (directly or through an ENV)."""
+        unknown = {name for name, value in self.parsed.global_args.items() if value is None}
+        last: Instruction | None = None
+        for facts in self.chain:
+            for ins in facts.stage.instructions:
+                if ins.cmd == "ARG":
+                    unknown |= {item for item in ins.value if "=" not in item}
+                elif ins.cmd == "ENV":
+                    for key, value in env_pairs(ins).items():
+                        if set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", value)) & unknown:
+                            unknown.add(key)
+                elif ins.cmd == "WORKDIR":
+                    last = ins
+        if last is not None and last.value and set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", last.value[0])) & unknown:
+            return last.value[0]
+        return None
 
     def runs_as_root(self, ins: Instruction) -> bool:
         """Whether an instruction of the final stage chain runs as root (the last USER before it)."""
