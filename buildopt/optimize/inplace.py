@@ -179,7 +179,9 @@ def _fix_user(dockerfile: Dockerfile, edits: _Edits, final: Stage, shipped: list
     elif _ALPINE.search(root_base):
         create = f"adduser -D -u {options.uid} {name}"
     elif _DEBIAN_LIKE.search(root_base):
-        create = f"useradd --system --uid {options.uid} --create-home --shell /usr/sbin/nologin {name}"
+        # --no-log-init: no lastlog/faillog records; --skel /nonexistent: a home without shell dotfiles (nologin)
+        create = (f"useradd --system --no-log-init --uid {options.uid} --create-home --skel /nonexistent "
+                  f"--shell /usr/sbin/nologin {name}")
     else:
         return advised(f"can't tell how to create a user on {root_base}")
     owned = users.own_dirs if users is not None else []

@@ -340,6 +340,7 @@ class OptimizationPlan:
     trim_test_dirs: bool = False  # set by the trim transform: site-packages/*/tests removed in the builder
     trim_torch: bool = False  # and torch's C++ tests and headers
     trim_pip: bool = False  # and pip (no runtime step, CMD or healthcheck runs it)
+    trim_setuptools: bool = False  # and setuptools, which `python -m venv` seeds (3.11 and older), unless required
     models_volume: bool = False  # set by the models transform
     set_hf_home: bool = False  # the template adds ENV HF_HOME=/models (the original had no HF_HOME)
     model_mounts: list[tuple[str, str]] = field(default_factory=list)  # (context path, mount point) for compose

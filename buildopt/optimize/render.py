@@ -87,6 +87,7 @@ def render_dockerfile(plan: OptimizationPlan, options: OptimizeOptions) -> str:
         "trim_test_dirs": plan.trim_test_dirs,
         "trim_torch": plan.trim_torch,
         "trim_pip": plan.trim_pip,
+        "trim_setuptools": plan.trim_setuptools,
         "trim_torch_dirs": TORCH_TRIM_DIRS,
         "torch_keep_binaries": TORCH_KEEP_BINARIES,
         "healthcheck": plan.healthcheck.render() if plan.healthcheck else None,
@@ -113,8 +114,8 @@ def runtime_setup(plan: OptimizationPlan) -> list[str]:
         commands += plan.user_commands
     elif plan.non_root:
         commands += [f"groupadd --system --gid {plan.uid} {plan.user_name}",
-                     f"useradd --system --uid {plan.uid} --gid {plan.user_name} --create-home --shell /usr/sbin/nologin "
-                     f"{plan.user_name}"]
+                     f"useradd --system --no-log-init --uid {plan.uid} --gid {plan.user_name} --create-home "
+                     f"--skel /nonexistent --shell /usr/sbin/nologin {plan.user_name}"]
     early = [path for path in plan.made_dirs if path in plan.owned_dirs] + ([MODELS_DIR] if plan.models_volume else [])
     if early:
         commands.append("mkdir -p " + " ".join(shlex.quote(path) for path in early))

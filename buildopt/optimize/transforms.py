@@ -371,6 +371,11 @@ def trim_venv(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change]:
     if not re.search(r"\bpip3?\b", runtime_text):
         plan.trim_pip = True  # nothing at run time installs packages; pip is ~16 MB of the venv
         described.append("pip itself")
+        if "setuptools" not in plan.python_packages:
+            # `python -m venv` seeds setuptools up to 3.11; the base image has its own, so the venv's copy can make
+            # the optimized image larger than the original. Kept when an installed distribution requires it.
+            plan.trim_setuptools = True
+            described.append("setuptools (unless a package requires it)")
     if any(name in TORCH_FAMILY or name in PULLS_TORCH for name in plan.python_packages) or plan.torch_index:
         plan.trim_torch = True
         described.append("torch's C++ test binaries and headers (torch/test, torch/bin except torch_shm_manager, "

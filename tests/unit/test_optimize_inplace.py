@@ -39,7 +39,7 @@ RUN apt-get update && \\
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /install /usr/local
 RUN mkdir -p /data
-RUN useradd --system --uid 10001 --create-home --shell /usr/sbin/nologin app \\
+RUN useradd --system --no-log-init --uid 10001 --create-home --skel /nonexistent --shell /usr/sbin/nologin app \\
     && mkdir -p /data \\
     && chown app: /data
 USER app
@@ -53,7 +53,7 @@ def test_non_python_base_gets_a_user_and_pip_flags():
     text = "FROM node:20-slim\nWORKDIR /app\nCOPY . .\nRUN npm ci && pip3 install awscli\nCMD [\"node\", \"index.js\"]\n"
     result = analyze_and_optimize(parse_string(text))
     assert result.mode == "in-place"
-    assert "RUN npm ci && pip3 install --no-cache-dir awscli\nRUN useradd --system --uid 10001" in result.text
+    assert "RUN npm ci && pip3 install --no-cache-dir awscli\nRUN useradd --system --no-log-init --uid 10001" in result.text
     assert result.text.endswith("USER app\nCMD [\"node\", \"index.js\"]\n")
 
 

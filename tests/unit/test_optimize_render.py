@@ -65,14 +65,20 @@ ENV VIRTUAL_ENV=/opt/venv PATH="/opt/venv/bin:$PATH"
 WORKDIR /srv
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
-# Not needed at run time: test suites, pip (`buildopt optimize --no-trim` keeps them).
+# Not needed at run time: test suites, the venv's activate scripts (PATH points at it), pip, and setuptools unless an installed package requires it (`buildopt optimize --no-trim` keeps them).
 RUN find /opt/venv -type d -name tests -path '*/site-packages/*' -prune -exec rm -rf {} + \\
-    && rm -rf /opt/venv/lib/python*/site-packages/pip /opt/venv/lib/python*/site-packages/pip-*.dist-info /opt/venv/bin/pip /opt/venv/bin/pip3*
+    && rm -f /opt/venv/bin/activate /opt/venv/bin/activate.csh /opt/venv/bin/activate.fish /opt/venv/bin/Activate.ps1 \\
+    && rm -rf /opt/venv/lib/python*/site-packages/pip /opt/venv/lib/python*/site-packages/pip-*.dist-info /opt/venv/bin/pip /opt/venv/bin/pip3* \\
+    && if ! grep -qsi '^Requires-Dist: *setuptools' /opt/venv/lib/python*/site-packages/*.dist-info/METADATA; then \\
+        rm -rf /opt/venv/lib/python*/site-packages/setuptools /opt/venv/lib/python*/site-packages/setuptools-*.dist-info \\
+            /opt/venv/lib/python*/site-packages/pkg_resources /opt/venv/lib/python*/site-packages/_distutils_hack \\
+            /opt/venv/lib/python*/site-packages/distutils-precedence.pth; \\
+    fi
 
 FROM python:3.11-slim AS runtime
 ENV PATH="/opt/venv/bin:$PATH"
 RUN groupadd --system --gid 10001 app \\
-    && useradd --system --uid 10001 --gid app --create-home --shell /usr/sbin/nologin app
+    && useradd --system --no-log-init --uid 10001 --gid app --create-home --skel /nonexistent --shell /usr/sbin/nologin app
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /srv
 COPY --chown=app:app . .

@@ -191,7 +191,7 @@ def test_non_root_user_owns_app_and_writable_dirs():
             "COPY . .\nVOLUME /data\nCMD [\"flask\", \"run\"]\n")
     result = analyze_and_optimize(parse_string(text))
     runtime = _stage(result.text, 1)
-    assert "useradd --system --uid 10001 --gid app --create-home --shell /usr/sbin/nologin app" in runtime
+    assert "useradd --system --no-log-init --uid 10001 --gid app --create-home --skel /nonexistent --shell /usr/sbin/nologin app" in runtime
     assert "mkdir -p /app /tmp/uploads /data" in runtime and "chown app:app /app /tmp/uploads /data" in runtime
     assert "COPY --chown=app:app . ." in runtime and "chmod 777" not in result.text
     assert runtime.index("USER app") > runtime.index("COPY --chown=app:app . .")
