@@ -27,7 +27,15 @@ from .backup import (
     is_tag,
     tag_image,
 )
-from .health import HealthProbe, HealthResult, choose_probe, effective_healthcheck, logs_tail, wait_healthy
+from .health import (
+    HealthProbe,
+    HealthResult,
+    choose_probe,
+    effective_healthcheck,
+    healthcheck_interval,
+    logs_tail,
+    wait_healthy,
+)
 from .preflight import Preflight, run_preflight
 from .project import ComposeService, find_compose_file, load_service, service_containers
 from .rollback import roll_back, rollback_plan
@@ -217,9 +225,10 @@ def rollback(request: PromoteRequest, say: Callable[[str], None] = lambda messag
         raise BadInput(f"the last promote of {service.name} ({record.started}) was already rolled back")
     old_image = _inspect(client, record.old_image_id,
                          f"the old image {record.old_image_id[:19]} ({record.backup_tag}) is gone from the engine")
-    probe = choose_probe(command=request.health_cmd,
-                         healthcheck=effective_healthcheck(service.config, old_image.get("Config") or {}),
-                         http=_smoke_http(compose_file, request.config_file), settle_s=request.settle_s)
+    old_config = old_image.get("Config") or {}
+    probe = choose_probe(command=request.health_cmd, healthcheck=effective_healthcheck(service.config, old_config),
+                         http=_smoke_http(compose_file, request.config_file), settle_s=request.settle_s,
+                         interval_s=healthcheck_interval(service.config, old_config))
     outcome = PromoteOutcome(action="rollback-plan", service=service, state=state, record=record,
                              steps=rollback_plan(client, service, state, record)
                              + [f"wait up to {request.timeout_s:g} s: {probe.detail}"])
@@ -261,15 +270,22 @@ def _finish(client, service: ComposeService, state: PromoteState, record: Promot
             outcome: PromoteOutcome) -> None:
     """Healthy: move the service's own tag to the new image so that the backup tag is the old image's last
     reference (pruning it frees the bytes) and a plain `docker compose up` keeps the new image. Only when
-    no other service or container uses that tag or the old image."""
+    no other service or container uses that tag or the old image. The promote stands even if the engine
+    can't report disk usage: then nothing is moved and the reclaim is unknown."""
+    from ..errors import BuildoptError
+
     ref = service.image_ref
-    usage = image_usage(client, record.old_image_id)
     others = service.other_services_using(ref)
-    if (is_tag(ref) and ref != record.new_ref and image_id_of(client, ref) == record.old_image_id and not others
-            and usage is not None and usage.containers <= 0):
-        tag_image(client, record.new_image_id, ref)
-        record.retagged = ref
+    usage = None
+    try:
         usage = image_usage(client, record.old_image_id)
+        if (is_tag(ref) and ref != record.new_ref and image_id_of(client, ref) == record.old_image_id and not others
+                and usage is not None and usage.containers <= 0):
+            tag_image(client, record.new_image_id, ref)
+            record.retagged = ref
+            usage = image_usage(client, record.old_image_id)
+    except BuildoptError as err:
+        outcome.reason = f"reclaim not measured: {err}"
     record.status = PROMOTED
     record.health = outcome.health.detail if outcome.health else None
     record.finished = now_iso()
@@ -281,7 +297,7 @@ def _finish(client, service: ComposeService, state: PromoteState, record: Promot
 
 def _reclaim(record: Promotion, usage: ImageUsage | None, others: list[str]) -> Reclaim:
     if usage is None:
-        return Reclaim(record.old_size, record.new_size, 0, ("the old image is no longer listed",))
+        return Reclaim(record.old_size, record.new_size, 0, ("(disk usage not measured)",))
     held = [t for t in usage.tags if backup_time(t) is None]  # backup tags go with the prune
     if usage.containers > 0:
         held.append(f"{usage.containers} container(s)")

@@ -1,7 +1,8 @@
 """Is the service healthy? One probe, chosen in this order:
 
 1. `--health-cmd CMD`: the command, run in each container with `sh -c`, exits 0;
-2. the container's healthcheck (the compose service's, else the image's): Docker reports `healthy`;
+2. the container's healthcheck (the compose service's, else the image's): Docker reports `healthy`
+   (a trivial one, which can't fail, gives way to the HTTP probe when there is one);
 3. `[smoke].http` from buildopt.toml: GET http://127.0.0.1:PORT/PATH answers 200, from inside the container
    (works whether or not the port is published);
 4. none of them: the container keeps running, without a restart, for `settle_s` seconds (a weak check,
@@ -12,6 +13,7 @@ Whatever the probe, a container that exits, restarts or reports `unhealthy` fail
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,15 +60,31 @@ def effective_healthcheck(service_config: dict, image_config: dict) -> list | No
     return None if healthcheck_kind(test) == "none" else list(test)
 
 
-def choose_probe(*, command: str | None, healthcheck: list | None, http=None, settle_s: float = 10.0) -> HealthProbe:
+def healthcheck_interval(service_config: dict, image_config: dict) -> float:
+    """Seconds between Docker's health checks: the compose service's interval, else the image's, else 30."""
+    text = str((service_config.get("healthcheck") or {}).get("interval") or "")
+    if text:
+        units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+        parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)", text)
+        if parts:
+            return sum(float(number) * units[unit] for number, unit in parts)
+    nanoseconds = (image_config.get("Healthcheck") or {}).get("Interval") or 0
+    return nanoseconds / 1e9 if nanoseconds else 30.0
+
+
+def choose_probe(*, command: str | None, healthcheck: list | None, http=None, settle_s: float = 10.0,
+                 interval_s: float = 30.0) -> HealthProbe:
     if command:
         return HealthProbe("command", f"--health-cmd `{command}` exits 0 in the container", command=command)
+    if healthcheck and http is not None and healthcheck_kind(healthcheck) == "trivial":
+        healthcheck = None  # a check that can't fail proves nothing: the HTTP probe does
     if healthcheck:
         text = " ".join(str(part) for part in healthcheck[1:])
         text = text if len(text) <= 100 else text[:99] + "…"
         trivial = " (trivial: it can't fail, so this only proves the container started)" \
             if healthcheck_kind(healthcheck) == "trivial" else ""
-        return HealthProbe("healthcheck", f"the container's healthcheck `{text}` reports healthy{trivial}")
+        every = f" (Docker runs it every {interval_s:g} s: the first result can take that long)" if interval_s >= 30 else ""
+        return HealthProbe("healthcheck", f"the container's healthcheck `{text}` reports healthy{trivial}{every}")
     if http is not None:
         return HealthProbe("http", f"GET http://127.0.0.1:{http.port}{http.path} inside the container answers 200 "
                            "([smoke].http)", port=http.port, path=http.path)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .health import HealthProbe, choose_probe, effective_healthcheck
+from .health import HealthProbe, choose_probe, effective_healthcheck, healthcheck_interval
 from .probes import ImageFacts, RunningFacts, probe_image, probe_running
 from .project import ComposeService
 
@@ -129,9 +129,9 @@ def run_preflight(client, service: ComposeService, containers: list, old_image: 
         old_runtime=runtime, new_facts=facts, new_user_spec=user_spec, mounts=mounts,
         env_changes=_env_changes(old.env, new.env, compose_env),
         new_probe=choose_probe(command=health_cmd, healthcheck=effective_healthcheck(service.config, new.config),
-                               http=http, settle_s=settle_s),
+                               http=http, settle_s=settle_s, interval_s=healthcheck_interval(service.config, new.config)),
         old_probe=choose_probe(command=health_cmd, healthcheck=effective_healthcheck({}, attrs["Config"]),
-                               http=http, settle_s=settle_s),
+                               http=http, settle_s=settle_s, interval_s=healthcheck_interval({}, attrs["Config"])),
     )
     _judge(report)
     return report

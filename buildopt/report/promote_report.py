@@ -129,12 +129,15 @@ def _result_lines(outcome) -> list[str]:
                          f"{outcome.prune_command}")
     override = outcome.state.override_path
     images = outcome.state.override_images()
-    if images:
+    if not images:
+        lines.append(f"  override    {override.name} removed (no service needs it)")
+    elif record is not None and record.retagged and outcome.action == "promoted":
+        lines.append(f"  override    {override.name} kept: it records the swap, and --rollback removes it")
+    else:
         lines.append(f"  override    {override.name} kept: it sets "
                      + ", ".join(f"services.{s}.image = {i}" for s, i in sorted(images.items()))
-                     + "; pass it with -f after your compose files, or delete it once the compose file names that image")
-    else:
-        lines.append(f"  override    {override.name} removed (no service needs it)")
+                     + "; pass it with -f after your compose files (or put that image in them), or the next "
+                       "`docker compose up` goes back to the compose file's image")
     lines.append(f"  state       {outcome.state.path}")
     return lines
 

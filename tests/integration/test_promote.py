@@ -333,6 +333,44 @@ def test_refuses_a_user_who_cannot_write_the_volume_and_prints_the_chown(images,
     assert not (project.dir / STATE_FILE).exists() and not project.override.exists()
 
 
+def test_from_report_takes_the_image_compare_kept(images, project_factory, tmp_path):
+    """The hand-off from `buildopt compare --keep-images`: promote reads the optimized image from report.json,
+    and refuses one whose smoke tests failed in the report."""
+    context = tmp_path / "app"
+    (context / "wheels").mkdir(parents=True)
+    for name, payload in [torch_wheel("2.0.0+cu121", "12.1"), torch_wheel("2.0.0+cpu", None)]:
+        (context / name).write_bytes(payload)
+    (context / "app.py").write_text(APP)
+    (context / "Dockerfile").write_text(dockerfile("v1", cuda_bytes="shared").replace("/wheels/*.whl", "/wheels/*cu121*.whl"))
+    (context / "Dockerfile.optimized").write_text(dockerfile("v2").replace("/wheels/*.whl", "/wheels/*cpu*.whl"))
+    out = tmp_path / "report"
+    compared = buildopt("compare", str(context / "Dockerfile"), "--optimized", str(context / "Dockerfile.optimized"),
+                        "--output-dir", str(out), "--no-scan", "--keep-images")
+    report = json.loads((out / "report.json").read_text())
+    kept = [variant["tag"] for variant in report["variants"].values() if variant.get("tag")]
+    try:
+        assert compared.returncode == 0, compared.stdout + compared.stderr
+        optimized = report["variants"]["optimized"]
+        project = project_factory(images["v1"])
+        _up(project)
+        plan = project.promote("web", "--from-report", str(out / "report.json"), "--dry-run")
+        assert plan.returncode == 0, plan.stdout + plan.stderr
+        assert f"new image   {optimized['tag']}  {optimized['image_id'][:19]}" in plan.stdout
+        assert f'image: "{optimized["tag"]}"' in plan.stdout and "dry run: nothing was changed" in plan.stdout
+
+        optimized["smoke"]["passed"] = False
+        optimized["smoke"]["checks"][0].update(ok=False)
+        failed = tmp_path / "failed-smoke.json"
+        failed.write_text(json.dumps(report))
+        refused = project.promote("web", "--from-report", str(failed))
+        assert refused.returncode == 1 and "the optimized image failed its smoke tests" in refused.stdout, \
+            refused.stdout + refused.stderr
+        assert project.container()["Image"] == project.image_id(images["v1"])
+        assert not (project.dir / STATE_FILE).exists()
+    finally:
+        subprocess.run(["docker", "image", "rm", *kept], capture_output=True)
+
+
 @pytest.mark.parametrize("case", ["unknown-service", "missing-compose", "missing-image", "no-record"])
 def test_bad_input_is_one_line_and_exit_2(case, images, tmp_path):
     compose = tmp_path / "compose.yaml"
