@@ -105,7 +105,7 @@ def service_containers(client, project: str, service: str) -> list:
     try:
         found = client.containers.list(all=True, filters={"label": [f"{LABEL_PROJECT}={project}", f"{LABEL_SERVICE}={service}"]})
     except Exception as err:
-        raise EnvironmentMissing(f"the Docker engine failed to list containers: {_first_line(err)}") from None
+        raise EnvironmentMissing(f"the Docker engine failed to list containers: {_last_line(err)}") from None
     found = [c for c in found if (c.attrs["Config"].get("Labels") or {}).get(LABEL_ONEOFF, "False") != "True"]
     return sorted(found, key=lambda c: (c.status != "running", c.name))
 
@@ -117,7 +117,7 @@ def _config(files: list[Path], project: str | None, directory: Path, env_files: 
         return compose_cli(files, project=project, directory=directory, env_files=env_files).compose.config(return_json=True)
     except DockerException as err:
         message = (err.stderr or err.stdout or str(err)).strip()
-        raise BadInput(f"{files[0]}: docker compose config failed: {_first_line(message)}") from None
+        raise BadInput(f"{files[0]}: docker compose config failed: {_last_line(message)}") from None
 
 
 def _rel(path: Path, base: Path) -> str:
@@ -127,6 +127,6 @@ def _rel(path: Path, base: Path) -> str:
         return str(path)
 
 
-def _first_line(err: object) -> str:
+def _last_line(err: object) -> str:
     text = str(err).strip()
     return text.splitlines()[-1][:300] if text else type(err).__name__
