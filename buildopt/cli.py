@@ -339,6 +339,47 @@ def audit_command(
     raise typer.Exit(ExitCode.FINDINGS if report.failed else ExitCode.OK)
 
 
+# --- promote ------------------------------------------------------------------------------------------
+@app.command("promote")
+def promote_command(
+    service: str = typer.Argument(..., help="The compose service to swap to the optimized image."),
+    compose: Optional[Path] = typer.Option(None, "--compose", help="The compose file (default: the one docker compose picks here)."),
+    image: Optional[str] = typer.Option(None, "--image", help="The optimized image (a local reference)."),
+    from_report: Optional[Path] = typer.Option(None, "--from-report", help="Take the optimized image from a compare report.json (compare --keep-images)."),
+    rollback: bool = typer.Option(False, "--rollback", help="Go back to the backup of the service's last promote."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Run the preflight, print the plan, change nothing."),
+    project_name: Optional[str] = typer.Option(None, "--project-name", "-p", help="Compose project name, if not the file's."),
+    timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for healthy (and again after a rollback)."),
+    health_cmd: Optional[str] = typer.Option(None, "--health-cmd", help="Healthy when this shell command exits 0 in the container."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="buildopt.toml whose \\[smoke].http is the health probe (default: searched from the compose file's directory)."),
+    settle: float = typer.Option(10.0, "--settle", help="Without any health probe: seconds the container must keep running."),
+) -> None:
+    """Swap a running compose service to the optimized image: preflight, backup tag, override file,
+    `docker compose up -d SERVICE`, wait for healthy, roll back on failure (docs/promote.md).
+
+    Exit codes: 0 promoted (or rolled back with --rollback, or a clean --dry-run), 1 refused by the
+    preflight or rolled back after the new image failed, 2 bad input, 4 engine or compose missing,
+    5 the rollback failed too.
+    """
+    from .errors import BadInput
+    from .progress import StageProgress
+    from .promote import PromoteRequest, promote, rollback as promote_rollback
+    from .report.promote_report import render, verdict_line
+
+    if timeout <= 0 or settle < 0:
+        raise BadInput("--timeout must be positive and --settle not negative")
+    request = PromoteRequest(service=service, compose_file=compose, image=image, from_report=from_report,
+                             project_name=project_name, dry_run=dry_run, timeout_s=timeout, health_cmd=health_cmd,
+                             config_file=config_file, settle_s=settle)
+    with StageProgress() as progress:
+        outcome = (promote_rollback if rollback else promote)(request, say=progress.stage)
+    typer.echo(render(outcome), nl=False)
+    line = verdict_line(outcome)
+    if line:
+        typer.echo(line, err=True)
+    raise typer.Exit(int(outcome.exit_code))
+
+
 # --- github -------------------------------------------------------------------------------------------
 gh_app = typer.Typer(help="The PR gate's GitHub steps, used by action.yml and .github/workflows.", no_args_is_help=True)
 app.add_typer(gh_app, name="gh", hidden=True)

@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2  # unreadable or invalid input, or an output that exists without --force
     BUILD_FAILED = 3
     ENVIRONMENT = 4  # Docker, buildx or trivy missing or unreachable
+    SERVICE_DOWN = 5  # promote: the new image failed and so did the rollback; the service needs a person
 
 
 class BuildoptError(Exception):

@@ -38,3 +38,13 @@ echo >&2
 echo "[demo] exit code $code (0 pass, 1 over budget, 3 build failed); reports: $OUT/report.{json,md,sarif}" >&2
 # The demo's job is to show the report; a budget failure (1) is a result, not a demo failure.
 [ "$code" -le 1 ] || exit "$code"
+
+# What a user runs next: build the optimized Dockerfile under a tag of their own, then swap the running
+# compose service to it (docs/promote.md). SERVICE and the compose file are the user's.
+name=$(basename "$APP")
+if [ -f "$OUT/Dockerfile.optimized" ]; then
+  echo >&2
+  echo "[demo] next, on the host where $name runs under docker compose (docs/promote.md):" >&2
+  echo "  docker buildx build --load -f $OUT/Dockerfile.optimized -t $name:optimized $APP" >&2
+  echo "  buildopt promote SERVICE --compose docker-compose.yml --image $name:optimized --dry-run   # then without --dry-run" >&2
+fi

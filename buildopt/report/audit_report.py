@@ -91,6 +91,10 @@ def audit_document(report) -> dict:
                       "unique_size": d.record.unique_size, "created": d.record.created, "last_step": d.last_step}
                      for d in report.dangling],
         "dangling_command": f"{engine.docker_cli()} image prune -f",
+        "backups": [{"tag": b.tag, "image_id": b.image_id, "created": b.created.isoformat().replace("+00:00", "Z"),
+                     "size": b.size, "frees": b.frees, "held_by": list(b.held_by), "other_backups": list(b.other_backups),
+                     "prune_command": f"{engine.docker_cli()} image rm {' '.join([b.tag, *b.other_backups])}"}
+                    for b in report.backups],
         "containers": containers,
         "fail_over": None if report.options.fail_over is None else {
             "limit": report.options.fail_over,
@@ -299,6 +303,7 @@ def render_table(doc: dict) -> str:
     if doc["dangling"]:
         lines.append(f"\nDangling images: {len(doc['dangling'])}, {format_size(s['dangling']['size'])} "
                      f"({format_size(s['dangling']['reclaimable'])} reclaimable): `{doc['dangling_command']}`")
+    lines += _backup_lines(doc)
     if doc["containers"]:
         rows = [(c["name"], c["state"], c["user"], c["healthcheck"] + (f" ({c['health_status']})" if c["health_status"] else ""),
                  format_size(c["memory_limit"]) if c["memory_limit"] else "-",
@@ -354,6 +359,7 @@ def render_markdown(doc: dict) -> str:
     out += _recap_table(doc)
     out += _security_section(doc)
     out += _dangling_section(doc)
+    out += _backups_section(doc)
     out += _plan_section(doc)
     out += _method_section(doc)
     out += [f"**Report generated:** {doc['generated']}  ", f"**By:** buildopt {doc['buildopt_version']} "
@@ -607,6 +613,39 @@ def _dangling_section(doc: dict) -> list[str]:
         lines += ["", f"**Pruned now:** {len(prune['removed'])} removed, {format_size(prune['freed'])} freed"
                   + (f"; {len(prune['kept'])} kept ({'; '.join(k['reason'] for k in prune['kept'][:3])})"
                      if prune["kept"] else "")]
+    return lines + ["", "---", ""]
+
+
+def _backup_lines(doc: dict) -> list[str]:
+    """The table's lines for `buildopt promote` backup tags (none: nothing)."""
+    backups = doc.get("backups") or []  # reports saved before promote existed have none
+    if not backups:
+        return []
+    rows = [(b["tag"], b["image_id"].split(":")[-1][:12], b["created"], format_size(b["size"]), _backup_frees(b))
+            for b in backups]
+    return ["", f"Backup tags from buildopt promote: {len(rows)} (prune one: `docker image rm TAG`)",
+            tabulate(rows, headers=("backup tag", "image", "created", "size", "pruning frees"), tablefmt="simple")]
+
+
+def _backup_frees(backup: dict) -> str:
+    if backup["held_by"]:
+        return "0 B (held by " + ", ".join(backup["held_by"][:2]) + ")"
+    with_others = f" (with {len(backup['other_backups'])} other backup tag(s))" if backup["other_backups"] else ""
+    return format_size(backup["frees"]) + with_others
+
+
+def _backups_section(doc: dict) -> list[str]:
+    backups = doc.get("backups") or []
+    if not backups:
+        return []
+    lines = ["## 🔁 Backup tags (buildopt promote)", "",
+             "Images a `buildopt promote` replaced, kept for `buildopt promote SERVICE --rollback`. Pruning one frees "
+             "the old image's unshared bytes once nothing else holds it.", "",
+             "| Backup tag | Image ID | Created | Size | Pruning frees | Command |", "|---|---|---|---|---|---|"]
+    for b in backups:
+        frees = _md(_backup_frees(b))
+        lines.append(f"| {_md(b['tag'])} | {b['image_id'].split(':')[-1][:12]} | {b['created']} | "
+                     f"{format_size(b['size'])} | {frees} | `{b['prune_command']}` |")
     return lines + ["", "---", ""]
 
 
