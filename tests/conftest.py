@@ -100,7 +100,11 @@ def build_image(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content if isinstance(content, bytes) else content.encode())
         tag = f"{TEST_REPO_PREFIX}/{name}:{SESSION_ID}-{len(built)}"
-        docker.buildx.build(context, file=context / "Dockerfile", tags=[tag], load=True, progress=False, **build_kwargs)
+        # The session label makes each run's images its own (another run's identical build gets another id), so
+        # a test that lists the engine's images never sees one image under two runs' tags.
+        labels = {"buildopt.test-session": SESSION_ID, **build_kwargs.pop("labels", {})}
+        docker.buildx.build(context, file=context / "Dockerfile", tags=[tag], load=True, progress=False, labels=labels,
+                            **build_kwargs)
         built[key] = tag
         return tag
 
