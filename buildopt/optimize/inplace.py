@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 
-from ..dockerfile import Dockerfile, Instruction, Stage, env_pairs
 from .. import shell
+from ..dockerfile import Dockerfile, Instruction, Stage, env_pairs
+from .extract.runs import shell_part
 from .options import Change, OptimizeOptions, advice
-from .plan import BaseImage, _command_text
+from .plan import BaseImage
 from .safety import UserPlan, apt_lists_needed_after, quote
 
 _APT = ("apt-get", "apt")
@@ -117,7 +118,7 @@ def _fix_run(dockerfile: Dockerfile, edits: _Edits, ins: Instruction, no_cache_e
     """Edit one RUN; False when its shell can't be edited safely (control flow, comments)."""
     start = edits.offset(ins.line)
     source = dockerfile.text[start : edits.line_end(ins.end_line)]
-    command = _command_text(source)
+    command = shell_part(source)
     base = start + len(source) - len(command)
     script = shell.scan(command)
     if script.complex or not script.commands:
