@@ -699,7 +699,10 @@ def required_paths(text: str, context: Path | None, facts: dict, fs: FsModel) ->
         if under(target, "/root"):
             paths.append((target, "compose mounts it"))
     for key, value in variables.items():
-        if isinstance(value, str) and value.startswith("/root/") and re.search(r"HOME|CACHE|DIR|PATH", key):
+        # Run-time homes and caches pinned under /root; build tools' caches (pip, uv, poetry) don't count.
+        if isinstance(value, str) and re.fullmatch(r"/root/[^\s*?:]*", value) and \
+                re.search(r"(^|_)(HOME|CACHE|CACHE_DIR|CACHE_HOME|DATA_DIR|CONFIG_DIR)$", key) and \
+                not re.match(r"(PIP|UV|POETRY|PIPENV|NPM|YARN|CARGO)_", key):
             paths.append((norm(value), f"ENV {key}"))
     for item in facts.get("writes_to", []):
         paths.append((norm(item, fs.cwd), "the app writes it (manifest)"))
@@ -739,21 +742,26 @@ def _chowns(text: str) -> list[str]:
 
 def _file_destinations(text: str, context: Path | None) -> set[str]:
     """Paths the Dockerfile fills with a single file (COPY file /exact/path)."""
-    dests = set()
+    dests, dirs = set(), set()
     variables: dict[str, str] = {}
     cwd = "/"
     for ins in parse_string(text).instructions:
+        if ins.cmd == "RUN":
+            for command in split_shell(ins.shell_text):
+                if posixpath.basename(command.argv[0]) == "mkdir":
+                    dirs |= {norm(expand(a, variables), cwd) for a in command.argv[1:] if not a.startswith("-")}
         if ins.cmd == "ENV":
             variables.update(env_of(ins))
         elif ins.cmd == "WORKDIR":
             cwd = norm(unquote(expand(ins.value[0], variables)), cwd)
+            dirs.add(cwd)
         elif ins.cmd in ("COPY", "ADD") and len(ins.value) == 2 and ins.flag("from") is None:
             source, dest = (unquote(expand(w, variables)) for w in ins.value)
             if dest.endswith("/") or dest in (".", "./") or any(ch in source for ch in "*?["):
                 continue
             if context is not None and (context / source).is_file():
                 dests.add(norm(dest, cwd))
-    return dests
+    return dests - dirs
 
 
 def _split_at_space(pair: list[str], spaced: set[str], variables: dict[str, str], cwd: str) -> str | None:
