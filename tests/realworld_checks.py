@@ -424,7 +424,7 @@ def ignored(rel: str, patterns: list[str]) -> bool:
     return verdict
 
 
-def _copy(fs: FsModel, ins, stage_names: set[str]) -> None:
+def _copy(fs: FsModel, ins) -> None:
     words = [unquote(expand(word, fs.variables)) for word in (ins.value if ins.json_form else ins.value)]
     if len(words) < 2:
         return
@@ -550,7 +550,6 @@ def walk(text: str, context: Path | None, ignore_text: str | None = None, on_cho
     final = views[-1]
     fs = FsModel(context, dockerignore_patterns(context, ignore_text))
     fs.variables = dict(global_args)
-    names = {v.name for v in views if v.name}
     for view in chain(final):
         for ins in view.instructions:
             if ins.cmd == "ARG":
@@ -574,7 +573,7 @@ def walk(text: str, context: Path | None, ignore_text: str | None = None, on_cho
                     fs.create(created, fs.user)
                 fs.cwd = path
             elif ins.cmd in ("COPY", "ADD"):
-                _copy(fs, ins, names)
+                _copy(fs, ins)
             elif ins.cmd == "RUN":
                 _run(fs, ins, on_chown, on_mkdir)
     return fs, final
@@ -850,7 +849,6 @@ def _pkg_name(spec: str) -> str:
 
 def install_items(argv: list[str]) -> tuple[str, list[str]] | None:
     """(installer, what it installs) for package-installing commands, normalized."""
-    head = " ".join(argv[:3])
     tool = posixpath.basename(argv[0])
     if tool in ("apt-get", "apt") and "install" in argv:
         return "apt", _apt_packages(argv)
@@ -890,7 +888,6 @@ def install_items(argv: list[str]) -> tuple[str, list[str]] | None:
         return tool, [argv[1]]
     if tool == "uv" and len(argv) > 1 and argv[1] == "sync":
         return "uv", ["sync"]
-    del head
     return None
 
 
