@@ -765,8 +765,8 @@ def _file_destinations(text: str, context: Path | None) -> set[str]:
 
 def _split_at_space(pair: list[str], spaced: set[str], variables: dict[str, str], cwd: str) -> str | None:
     """The two words joined, when they are the halves of a path with a space that the shell split."""
-    if len(pair) < 2:
-        return None
+    if len(pair) < 2 or any(" " in word for word in pair):
+        return None  # a word that holds the space was quoted: the shell did not split it
     joined = expand(" ".join(pair), variables)
     path = norm(joined, cwd)
     return joined if any(path == s or under(s, path) or under(path, s) for s in spaced) else None

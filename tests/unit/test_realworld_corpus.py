@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from buildopt.dockerfile import parse_file, parse_string
-from buildopt.optimize import optimize
+from buildopt.optimize import analyze_and_optimize
 from buildopt.rules import analyze
 from tests import realworld_checks as checks
 
@@ -29,7 +29,7 @@ CASES = sorted(MANIFEST)
 
 @functools.lru_cache(maxsize=None)
 def optimized(case: str):
-    return optimize(CORPUS / case / "Dockerfile", context_dir=CORPUS / case)
+    return analyze_and_optimize(CORPUS / case / "Dockerfile", context_dir=CORPUS / case)
 
 
 @functools.lru_cache(maxsize=None)
@@ -66,7 +66,7 @@ def test_corpus_covers_issue_13_item_1():
 def test_optimize_output_parses_and_is_idempotent(case):
     result = optimized(case)  # a crash fails here, naming the case
     parse_string(result.text)
-    again = optimize(parse_string(result.text, path=CORPUS / case / "Dockerfile.optimized"), context_dir=CORPUS / case)
+    again = analyze_and_optimize(parse_string(result.text, path=CORPUS / case / "Dockerfile.optimized"), context_dir=CORPUS / case)
     assert again.text == result.text, f"{case}: optimizing the output again changes it"
 
 
