@@ -6,19 +6,6 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-RUN_LABEL_ENV = "BUILDOPT_RUN_LABEL"
-RUN_LABEL = "buildopt.run"
-
-
-def run_labels() -> dict[str, str]:
-    """`buildopt.run=<value>` for every temporary image and container, when BUILDOPT_RUN_LABEL is set.
-
-    Test runs and CI jobs that share one engine set it, so each finds and removes only what it created.
-    """
-    value = os.environ.get(RUN_LABEL_ENV, "").strip()
-    return {RUN_LABEL: value} if value else {}
-
-
 # ---- base image facts for analyze ------------------------------------------------------------------------------
 LOOKUP_ENV = "BUILDOPT_ENGINE_LOOKUP"  # "0", "off", "no" or "false": analyze never asks the engine
 _LOOKUP_TIMEOUT = 5  # seconds; an engine that doesn't answer in that time is treated as absent
@@ -81,3 +68,16 @@ def _client():
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
         return None
     return client
+
+
+RUN_LABEL_ENV = "BUILDOPT_RUN_LABEL"
+RUN_LABEL = "buildopt.run"
+
+
+def run_labels() -> dict[str, str]:
+    """`buildopt.run=<value>` for every temporary image and container, when BUILDOPT_RUN_LABEL is set.
+
+    Test runs and CI jobs that share one engine set it, so each finds and removes only what it created.
+    """
+    value = os.environ.get(RUN_LABEL_ENV, "").strip()
+    return {RUN_LABEL: value} if value else {}

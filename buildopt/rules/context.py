@@ -528,9 +528,12 @@ def _local_parent(dockerfile: Dockerfile, stage: Stage, names: dict[str, Stage])
     unresolved = any(not dockerfile.global_args.get(match.group("braced") or match.group("bare"))
                      and not (match.group("op") or "").endswith("-")
                      for match in _FROM_VAR.finditer(stage.base))
-    # `FROM runtime-${VARIANT}`: each variable stands for any text; the earlier stages whose name fits.
-    pattern = "".join(".*" if piece.startswith("$") else re.escape(piece)
-                      for piece in re.split(r"(\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*)", stage.base) if piece)
+    # `FROM runtime-${VARIANT}`: each variable stands for any text; the earlier stages whose name fits. A FROM
+    # that is nothing but a variable (`FROM ${BASE}`) names an image the build passes, not a stage we can tell.
+    pieces = [piece for piece in re.split(r"(\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*)", stage.base) if piece]
+    if all(piece.startswith("$") for piece in pieces):
+        return None, [], unresolved
+    pattern = "".join(".*" if piece.startswith("$") else re.escape(piece) for piece in pieces)
     candidates = [other for other in dockerfile.stages[:stage.index]
                   if other.name and re.fullmatch(pattern, other.name, re.IGNORECASE)]
     if len(candidates) == 1:

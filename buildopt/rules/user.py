@@ -127,7 +127,12 @@ class RootOwnedWritableDir(Rule):
             for copy in facts.copies:
                 if copy.chown:
                     owner = _expand_user(copy.chown, facts).split(":", 1)[0]
-                    owners.append((copy.dest, owner, True, copy.ins.line))
+                    owners.append((copy.dest, owner, False, copy.ins.line))
+                    # It owns what it copies: below its destination, the directories the context holds (all of
+                    # them when the context wasn't given, or the files come from another stage).
+                    for path in {p for _, p in created if p.startswith(copy.dest.rstrip("/") + "/")}:
+                        if copy.from_ is not None or ctx.context is None or _copied_by(ctx, copy, path):
+                            owners.append((path, owner, False, copy.ins.line))
         reported: dict[int, list[str]] = {}
         sites_by_id = {}
         for site, path in created:
@@ -160,6 +165,18 @@ class RootOwnedWritableDir(Rule):
             else:
                 message = f"{listed} is owned by root, not by USER {user}: the app can't write there (or needs it world-writable)"
             yield self.finding(site.ins, message)
+
+
+def _copied_by(ctx: RuleContext, copy, path: str) -> bool:
+    """The COPY/ADD from the context brings `path` (a directory below its destination) into the image."""
+    root = ctx.context.root  # type: ignore[union-attr]
+    rest = path[len(copy.dest.rstrip("/")) + 1:]
+    for source in copy.sources:
+        clean = posixpath.normpath(source.lstrip("/"))
+        base = root if clean in (".", "") else root / clean
+        if base.is_dir() and (base / rest).is_dir():
+            return True
+    return False
 
 
 def _owner(path: str, created_line: int, owners: list[tuple[str, str, bool, int]]) -> str | None:
