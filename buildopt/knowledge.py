@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 import re
+import fnmatch
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from functools import lru_cache
 
 from packaging.utils import canonicalize_name
 
@@ -274,23 +275,28 @@ def split_image(ref: str) -> tuple[str, str]:
     return repository, tag or ("latest" if "@" not in ref else "")
 
 
-def known_image(ref: str) -> KnownImage | None:
-    """The table entry for a base image, or None for an image this table doesn't know."""
-    if not ref or "$" in ref:
-        return None
-    repository, tag = split_image(ref)
-    for repo_pattern, tag_pattern, facts in KNOWN_IMAGES:
-        if any(fnmatchcase(repository, pattern) for pattern in _braces(repo_pattern)) and fnmatchcase(tag, tag_pattern):
-            return facts
-    return None
-
-
 def _braces(pattern: str) -> list[str]:
     head, brace, rest = pattern.partition("{")
     if not brace:
         return [pattern]
     choices, _, tail = rest.partition("}")
     return [head + choice + tail for choice in choices.split(",")]
+
+
+_KNOWN_PATTERNS = [([re.compile(fnmatch.translate(p)) for p in _braces(repo)], re.compile(fnmatch.translate(tag)), facts)
+                   for repo, tag, facts in KNOWN_IMAGES]
+
+
+@lru_cache(maxsize=1024)
+def known_image(ref: str) -> KnownImage | None:
+    """The table entry for a base image, or None for an image this table doesn't know."""
+    if not ref or "$" in ref:
+        return None
+    repository, tag = split_image(ref)
+    for repo_patterns, tag_pattern, facts in _KNOWN_PATTERNS:
+        if any(pattern.match(repository) for pattern in repo_patterns) and tag_pattern.match(tag):
+            return facts
+    return None
 
 
 # --- start-up that drops root ------------------------------------------------------------------------------------

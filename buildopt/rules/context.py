@@ -14,7 +14,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from .. import engine as docker_engine
@@ -103,10 +103,6 @@ class BaseImageFacts:
     gpu: bool = False  # a CUDA/ROCm image
     ships_torch: bool = False  # torch (a GPU build) already installed
     source: str | None = None  # "engine" | "table" | None
-
-    @property
-    def runs_as_root(self) -> bool:
-        return self.user.split(":", 1)[0].strip() in ("", "root", "0")
 
 
 @dataclass
@@ -402,7 +398,7 @@ class RuleContext:
                 if found:
                     return found, self._relative(path)  # type: ignore[arg-type]
         entry = final.entrypoint
-        if entry is None or any(word.rstrip("/").endswith("/init") or word == "/init" for word in entry.value[:1]):
+        if entry is None or (entry.value and entry.value[0].endswith("/init")):  # s6-overlay's /init (or the base image's)
             for item in self.context.files:
                 if _S6_SERVICE.search(item.path) and self._shipped_from_context(final, item.path):
                     path = self.context.root / item.path
@@ -546,8 +542,13 @@ def base_image_facts(ref: str, *, engine: bool = True) -> BaseImageFacts | None:
     pulled), the well-known-images table otherwise. None for `scratch`, an empty or variable reference."""
     if not ref or "$" in ref or ref.lower() == "scratch":
         return None
+    return _base_image_facts(ref, engine and docker_engine.lookup_enabled())
+
+
+@lru_cache(maxsize=1024)
+def _base_image_facts(ref: str, engine: bool) -> BaseImageFacts:
     known = known_image(ref)
-    config = docker_engine.local_image_config(ref) if engine and docker_engine.lookup_enabled() else None
+    config = docker_engine.local_image_config(ref) if engine else None
     if config is not None:
         names = {name for name, _ in config.env}
         return BaseImageFacts(ref, config.user, config.env,

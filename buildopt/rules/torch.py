@@ -71,9 +71,8 @@ class CudaTorch(Rule):
                                        severity=Severity.INFO, fix=GPU_NOTE_FIX)
             gpu_image = bool(base is not None and base.gpu) or bool(facts.env.get("NVIDIA_VISIBLE_DEVICES"))
             for site in facts.runs:
-                gpu_here = gpu_image or bool(site.env.get("NVIDIA_VISIBLE_DEVICES"))
                 for install in ctx.installs(site):
-                    verdict, why = classify(install, torch, gpu_here)
+                    verdict, why = classify(install, torch, gpu_image)
                     if verdict == "cpu":
                         torch = "cpu"
                     elif verdict == "gpu":

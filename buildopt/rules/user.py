@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+from ..dockerfile import substitute
 from ..shell import program
 from ..severity import Severity
 from .base import Rule
@@ -193,11 +194,7 @@ def _owner(path: str, created_line: int, owners: list[tuple[str, str, bool, int]
 
 def _expand_user(text: str, facts: StageFacts) -> str:
     """`--chown=$MAMBA_USER:$MAMBA_USER` with the stage's ENV/ARG values (the base image's ENV included)."""
-    if "$" not in text:
-        return text
-    from ..dockerfile import substitute
-
-    return substitute(text, {**facts.args, **facts.env})
+    return substitute(text, {**facts.args, **facts.env}) if "$" in text else text
 
 
 def _operands(args: list[str], value_options: set[str]) -> list[str]:
