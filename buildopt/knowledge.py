@@ -234,6 +234,7 @@ _MAMBA = (("MAMBA_USER", "mambauser"), ("MAMBA_USER_ID", "57439"), ("MAMBA_USER_
 KNOWN_IMAGES: tuple[tuple[str, str, KnownImage], ...] = (
     # Non-root by default.
     ("gcr.io/distroless/*", "*nonroot*", KnownImage("65532")),  # :nonroot, :debug-nonroot, :latest-nonroot...
+    ("gcr.io/distroless/*", "*", KnownImage("")),  # the other distroless tags run as root
     ("cgr.dev/chainguard/*", "*", KnownImage("65532")),  # Chainguard images run as nonroot, -dev variants too
     # Bitnami's language runtimes run as root; its application images as uid 1001.
     ("bitnami/{minideb,python,node,ruby,golang,java,dotnet,dotnet-sdk,aspnet-core,php-fpm,git}", "*", KnownImage("")),

@@ -427,7 +427,9 @@ class RuleContext:
 
 
 def _names_a_file(word: str) -> bool:
-    return "/" in word or word.endswith((".sh", ".py", ".ini", ".conf", ".cfg", ".bash"))
+    """A start-command word that may name a script or config in the image (Python modules are not read: an app
+    that drops root from Python is rare, and its source is no shell)."""
+    return ("/" in word or word.endswith((".sh", ".ini", ".conf", ".cfg", ".bash"))) and not word.endswith((".py", ".pyc"))
 
 
 def _drop_in_file(path: Path | None) -> str | None:
