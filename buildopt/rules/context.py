@@ -526,6 +526,8 @@ def _local_parent(dockerfile: Dockerfile, stage: Stage, names: dict[str, Stage])
     unresolved = any(not dockerfile.global_args.get(match.group("braced") or match.group("bare"))
                      and not (match.group("op") or "").endswith("-")
                      for match in _FROM_VAR.finditer(stage.base))
+    if unresolved and substitute(stage.base, dockerfile.global_args) != resolved:
+        unresolved = False  # the parse was given --build-arg values for it
     # `FROM runtime-${VARIANT}`: each variable stands for any text; the earlier stages whose name fits. A FROM
     # that is nothing but a variable (`FROM ${BASE}`) names an image the build passes, not a stage we can tell.
     pieces = [piece for piece in re.split(r"(\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*)", stage.base) if piece]
