@@ -92,6 +92,9 @@ def analyze_command(
         "searched from the Dockerfile's directory up to the context (or repository) root."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
     force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
+    no_engine: bool = typer.Option(
+        False, "--no-engine", help="Don't ask the local Docker engine for the base image's USER and ENV (it is never "
+        "pulled either way); use the table of well-known images only. Same as BUILDOPT_ENGINE_LOOKUP=0."),
 ) -> None:
     """Report every problem in a Dockerfile with line numbers, severity, a fix and the bytes it costs.
 
@@ -111,7 +114,7 @@ def analyze_command(
         raise BadInput(f"{output}: exists (use --force to overwrite)")
     parsed = parse_file(dockerfile)
     config = load_config(dockerfile.parent, explicit=config_file, stop_at=context)
-    result = analyze(parsed, context_dir=context, config=config)
+    result = analyze(parsed, context_dir=context, config=config, engine=not no_engine)
     threshold = (fail_on or config.fail_on or "high").lower()
     text = render(result, output_format, fail_on=threshold)
     if output is not None:

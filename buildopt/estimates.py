@@ -61,6 +61,9 @@ APT_SOURCE = "Debian 12 Installed-Size, scripts/measure-apt-sizes.sh"
 # research/measure-torch.md, 1b: the CPU wheel swap alone took the single-stage image from
 # 6,228,326,787 B to 2,202,773,309 B.
 CUDA_TORCH = Estimate(6_228_326_787 - 2_202_773_309, "measured-image", f"{MEASURE_TORCH} (CUDA vs CPU torch)")
+# The two images of that measurement: the same worker with PyPI's (CUDA) torch and with the CPU wheel.
+TORCH_IMAGE_CUDA = Estimate(6_228_326_787, "measured-image", f"{MEASURE_TORCH} (worker image, CUDA torch)")
+TORCH_IMAGE_CPU = Estimate(2_202_773_309, "measured-image", f"{MEASURE_TORCH} (worker image, CPU torch)")
 # research/measure-torch.md, 3 (grouped difference): gcc/g++ with recommended packages; apt caches + lists.
 GCC_TOOLCHAIN_IMAGE = Estimate(311_800_000, "measured-image", f"{MEASURE_TORCH} (gcc/g++ with recommends)")
 APT_CACHE_AND_LISTS = Estimate(241_400_000, "measured-image", f"{MEASURE_TORCH} (/var/cache/apt + /var/lib/apt)")
@@ -149,6 +152,8 @@ def context_files(total_bytes: int, what: str) -> Estimate:
 
 ALL_FIGURES: dict[str, Estimate] = {
     "cuda-torch": CUDA_TORCH,
+    "torch-image-cuda": TORCH_IMAGE_CUDA,
+    "torch-image-cpu": TORCH_IMAGE_CPU,
     "gcc-toolchain-image": GCC_TOOLCHAIN_IMAGE,
     "apt-cache-and-lists": APT_CACHE_AND_LISTS,
     "apt-lists": APT_LISTS,

@@ -82,7 +82,7 @@ class EolPython(Rule):
     def check(self, ctx: RuleContext):
         root = _root(ctx.final)
         image = parse_image(root.stage.base_resolved)
-        version = python_of_tag(image.tag) if image.name == "python" else None
+        version = python_of_tag(image.tag) if image.name == "python" and not root.base_unresolved else None
         where = root.stage
         origin = f"base image {root.stage.base_resolved}"
         if version is None:
@@ -126,7 +126,7 @@ class FullBaseImage(Rule):
     def check(self, ctx: RuleContext):
         root = _root(ctx.final)
         image = parse_image(root.stage.base_resolved)
-        if image.name != "python" or "$" in root.stage.base_resolved:
+        if image.name != "python" or "$" in root.stage.base_resolved or root.base_unresolved:
             return
         tag = (image.tag or "latest").lower()
         if any(variant in tag for variant in ("slim", "alpine", "windowsservercore", "nanoserver")):
@@ -153,9 +153,9 @@ class LatestTag(Rule):
             base = stage.base_resolved
             if not base or "$" in base or base.lower() == "scratch":
                 continue
-            local = ctx.stage_named(base)
-            if local is not None and local.index < stage.index:
-                continue
+            facts = ctx.facts[stage.index]
+            if facts.parent is not None or facts.base_candidates or facts.base_unresolved:
+                continue  # a local stage (`FROM runtime-${VARIANT}` included), or a build arg the build passes
             image = parse_image(base)
             if image.digest:
                 continue

@@ -73,8 +73,8 @@ class PipCache(Rule):
                 estimate = None
                 for install in ctx.installs(site):
                     if install.call in leaky:
-                        verdict = classify(install, False)
-                        if verdict in ("cuda", "indirect"):
+                        verdict, _ = classify(install, None)
+                        if verdict in ("cuda", "indirect", "gpu"):  # the cache holds the GPU wheels
                             estimate = PIP_CACHE_CUDA_TORCH
                         elif verdict == "cpu" and estimate is None:
                             estimate = PIP_CACHE_CPU_TORCH

@@ -14,10 +14,12 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
+from .. import engine as docker_engine
 from ..dockerfile import Dockerfile, Instruction, Stage, arg_pairs, env_pairs, substitute
+from ..knowledge import GPU_ENV, TORCH_ENV, drops_privileges, known_image, privilege_drop
 from ..requirements import (ProjectInfo, Requirement, RequirementSet, is_local_target, parse_requirement, read_project,
                             read_requirements, split_local_target)
 from .buildcontext import BuildContext, load_context
@@ -25,6 +27,10 @@ from ..shell import (PackageInvocation, dequote, PipInvocation, package_invocati
                      simple_commands)
 
 _VAR_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+# A variable in FROM, with its `:-default` / `:+alt` operator when there is one.
+_FROM_VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-+])?[^}]*\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+_S6_SERVICE = re.compile(r"(^|/)(s6-rc\.d|services\.d)/[^/]+/(run|up)$")
+_SCRIPT_LIMIT = 512 * 1024
 # Variables rules look up at a RUN besides the ones it references itself.
 WATCHED_ENV = frozenset({
     "PIP_NO_CACHE_DIR", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "UV_NO_CACHE", "UV_INDEX_URL",
@@ -55,6 +61,7 @@ class RunSite:
     commands: list[list[str]]  # simple shell commands (python heredoc bodies excluded)
     python_code: str  # code given to python -c, or as a heredoc to python
     mounts: list[Mount]
+    user: str | None = None  # the USER it runs as (ARG/ENV substituted); None = the base image's user
     dependency_install: tuple[bool, bool] | None = field(default=None, repr=False, compare=False)  # rules.dependencies' cache
 
     @cached_property
@@ -85,16 +92,34 @@ class CopyRecord:
     chown: str | None
 
 
+@dataclass(frozen=True)
+class BaseImageFacts:
+    """What the image a stage is built FROM says about itself: from the local engine (`docker image inspect`, when
+    it holds the image), else from knowledge.KNOWN_IMAGES, else nothing (source None)."""
+
+    ref: str
+    user: str = ""  # Config.User: "" = root
+    env: tuple[tuple[str, str], ...] = ()
+    gpu: bool = False  # a CUDA/ROCm image
+    ships_torch: bool = False  # torch (a GPU build) already installed
+    source: str | None = None  # "engine" | "table" | None
+
+
 @dataclass
 class StageFacts:
     stage: Stage
     parent: "StageFacts | None"  # the local stage it is built FROM
+    base: BaseImageFacts | None = None  # the image it is built FROM when that isn't a local stage
+    base_unresolved: bool = False  # FROM names a build arg with no value in the file (`ARG FROM` / `FROM ${FROM}`)
+    base_candidates: list[Stage] = field(default_factory=list)  # local stages a FROM with a build arg can pick
     env: dict[str, str] = field(default_factory=dict)  # at the end of the stage, inherited included
     env_origin: dict[str, Instruction] = field(default_factory=dict)
     args: dict[str, str] = field(default_factory=dict)  # this stage's ARGs (not inherited: ARG scope is the stage)
     workdir: str = "/"
     user: tuple[str, Instruction] | None = None  # last USER, inherited included
     healthcheck: Instruction | None = None  # last HEALTHCHECK, inherited included
+    entrypoint: Instruction | None = None  # last ENTRYPOINT, inherited included
+    cmd: Instruction | None = None  # last CMD, inherited included
     volumes: list[tuple[str, Instruction]] = field(default_factory=list)  # inherited included
     runs: list[RunSite] = field(default_factory=list)  # this stage's own
     copies: list[CopyRecord] = field(default_factory=list)  # this stage's own
@@ -111,6 +136,19 @@ class StageFacts:
     def root_base(self) -> str:
         """The image at the bottom of the local FROM chain."""
         return self.chain()[-1].stage.base_resolved
+
+    @property
+    def root(self) -> "StageFacts":
+        """The stage at the bottom of the local FROM chain (its `base` is the image everything starts from)."""
+        return self.chain()[-1]
+
+    @property
+    def effective_user(self) -> str | None:
+        """The user the stage's containers run as: its last USER, else the base image's (None: not known)."""
+        if self.user is not None:
+            return self.user[0]
+        base = self.root.base
+        return base.user if base is not None and base.source is not None else None
 
 
 @dataclass
@@ -303,19 +341,107 @@ class RuleContext:
                 hit = _map_path(absolute, target, True, [mount.source or "."], root)
                 if hit is not None:
                     return hit
-        facts = self.facts[site.stage.index]
+        return self._copied_from(self.facts[site.stage.index], absolute, image_path, site.workdir, site.ins.line)
+
+    def image_file(self, facts: StageFacts, image_path: str) -> Path | None:
+        """The context file that sits at `image_path` in the stage's image (relative paths from its last WORKDIR)."""
+        if self.context is None:
+            return None
+        absolute = posixpath.normpath(posixpath.join(facts.workdir, image_path))
+        return self._copied_from(facts, absolute, image_path, facts.workdir, None)
+
+    def _copied_from(self, facts: StageFacts, absolute: str, image_path: str, workdir: str,
+                     before_line: int | None) -> Path | None:
+        root = self.context.root  # type: ignore[union-attr]
         for member in facts.chain():
             for copy in reversed(member.copies):
-                if copy.from_ is not None or (member is facts and copy.ins.line > site.ins.line):
+                if copy.from_ is not None or (member is facts and before_line is not None and copy.ins.line > before_line):
                     continue
                 hit = _map_path(absolute, copy.dest, copy.dest_is_dir, copy.sources, root)
                 if hit is not None:
                     return hit
-        relative = image_path.lstrip("/") if not image_path.startswith("/") else posixpath.relpath(absolute, site.workdir)
+        relative = image_path.lstrip("/") if not image_path.startswith("/") else posixpath.relpath(absolute, workdir)
         for candidate in (root / relative, root / posixpath.basename(image_path.rstrip("/"))):
             if candidate.exists() and _inside(candidate, root):
                 return candidate
         return None
+
+    # ---- start-up --------------------------------------------------------------------------------------------
+
+    @cached_property
+    def start_drop(self) -> tuple[str, str] | None:
+        """(how, where) when the final image starts as root on purpose and runs the app as another user: its
+        ENTRYPOINT/CMD (`gosu app ...`, `uwsgi --uid 1000`), the scripts and configs they name (read from the
+        context: `exec gosu app "$@"`, `uid = 1000` in a uWSGI ini), or s6-overlay service scripts
+        (`s6-setuidgid abc ...`) the image receives. None when nothing shows it."""
+        final = self.final
+        argvs: list[list[str]] = []
+        for ins in (final.entrypoint, final.cmd):
+            if ins is None or not ins.value:
+                continue
+            if ins.json_form:
+                argv = [_expand(word, final) for word in ins.value]
+                argvs.extend(simple_commands(argv[2]) if len(argv) > 2 and program(argv) in ("sh", "bash") and argv[1] == "-c"
+                             else [argv])
+            else:
+                argvs.extend(simple_commands(_expand(" ".join(ins.value), final)))
+        for argv in argvs:
+            tool = privilege_drop(argv)
+            if tool:
+                return tool, ("ENTRYPOINT" if final.entrypoint is not None else "CMD")
+        if self.context is None:
+            return None
+        for argv in argvs:
+            for word in argv:
+                path = self.image_file(final, word) if _names_a_file(word) else None
+                found = _drop_in_file(path)
+                if found:
+                    return found, self._relative(path)  # type: ignore[arg-type]
+        entry = final.entrypoint
+        if entry is None or (entry.value and entry.value[0].endswith("/init")):  # s6-overlay's /init (or the base image's)
+            for item in self.context.files:
+                if _S6_SERVICE.search(item.path) and self._shipped_from_context(final, item.path):
+                    path = self.context.root / item.path
+                    found = _drop_in_file(path)
+                    if found:
+                        return found, item.path
+        return None
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.context.root).as_posix()  # type: ignore[union-attr]
+        except ValueError:
+            return path.name
+
+    def _shipped_from_context(self, facts: StageFacts, rel: str) -> bool:
+        """A COPY/ADD from the context in the stage chain takes this context file (`COPY root/ /`, `COPY . .`)."""
+        for member in facts.chain():
+            for copy in member.copies:
+                if copy.from_ is not None:
+                    continue
+                for source in copy.sources:
+                    clean = posixpath.normpath(source.lstrip("/"))
+                    if clean in (".", "") or rel == clean or rel.startswith(clean.rstrip("/") + "/"):
+                        return True
+        return False
+
+
+def _names_a_file(word: str) -> bool:
+    """A start-command word that may name a script or config in the image (Python modules are not read: an app
+    that drops root from Python is rare, and its source is no shell)."""
+    return ("/" in word or word.endswith((".sh", ".ini", ".conf", ".cfg", ".bash"))) and not word.endswith((".py", ".pyc"))
+
+
+def _drop_in_file(path: Path | None) -> str | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        if path.stat().st_size > _SCRIPT_LIMIT:
+            return None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return drops_privileges(text, path.name)
 
 
 def _map_path(absolute: str, dest: str, dest_is_dir: bool, sources: list[str], root: Path) -> Path | None:
@@ -373,27 +499,87 @@ def stage_names(dockerfile: Dockerfile) -> dict[str, Stage]:
     return names
 
 
-def build_context(dockerfile: Dockerfile, context_dir: Path | None, today: date) -> RuleContext:
+def build_context(dockerfile: Dockerfile, context_dir: Path | None, today: date, *, engine: bool = True) -> RuleContext:
+    """The rule context. `engine`: read base images' USER and ENV from the local engine when it holds them."""
     facts: list[StageFacts] = []
     names = stage_names(dockerfile)
     for stage in dockerfile.stages:
-        parent_stage = names.get(stage.base_resolved.lower()) if stage.base_resolved else None
-        parent = facts[parent_stage.index] if parent_stage is not None and parent_stage.index < stage.index else None
-        facts.append(_walk_stage(dockerfile, stage, parent))
+        parent_stage, candidates, unresolved = _local_parent(dockerfile, stage, names)
+        parent = facts[parent_stage.index] if parent_stage is not None else None
+        base = None
+        if parent is None and not unresolved and not candidates:
+            base = base_image_facts(stage.base_resolved, engine=engine)
+        facts.append(_walk_stage(dockerfile, stage, parent, base, unresolved, candidates))
     context = load_context(Path(context_dir)) if context_dir is not None else None
     return RuleContext(dockerfile, facts, context, today)
 
 
-def _walk_stage(dockerfile: Dockerfile, stage: Stage, parent: StageFacts | None) -> StageFacts:
-    facts = StageFacts(stage=stage, parent=parent)
+def _local_parent(dockerfile: Dockerfile, stage: Stage, names: dict[str, Stage]) -> tuple[Stage | None, list[Stage], bool]:
+    """(the earlier local stage it is built FROM, the earlier stages a FROM with a build arg could pick, whether
+    the FROM names a build arg that has no value in the file)."""
+    resolved = stage.base_resolved
+    parent = names.get(resolved.lower()) if resolved else None
+    if parent is not None and parent.index < stage.index:
+        return parent, [], False
+    if "$" not in stage.base:
+        return None, [], False
+    unresolved = any(not dockerfile.global_args.get(match.group("braced") or match.group("bare"))
+                     and not (match.group("op") or "").endswith("-")
+                     for match in _FROM_VAR.finditer(stage.base))
+    if unresolved and substitute(stage.base, dockerfile.global_args) != resolved:
+        unresolved = False  # the parse was given --build-arg values for it
+    # `FROM runtime-${VARIANT}`: each variable stands for any text; the earlier stages whose name fits. A FROM
+    # that is nothing but a variable (`FROM ${BASE}`) names an image the build passes, not a stage we can tell.
+    pieces = [piece for piece in re.split(r"(\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*)", stage.base) if piece]
+    if all(piece.startswith("$") for piece in pieces):
+        return None, [], unresolved
+    pattern = "".join(".*" if piece.startswith("$") else re.escape(piece) for piece in pieces)
+    candidates = [other for other in dockerfile.stages[:stage.index]
+                  if other.name and re.fullmatch(pattern, other.name, re.IGNORECASE)]
+    if len(candidates) == 1:
+        return candidates[0], candidates, unresolved
+    return None, candidates, unresolved
+
+
+def base_image_facts(ref: str, *, engine: bool = True) -> BaseImageFacts | None:
+    """USER, ENV and GPU/torch facts of a base image: the local engine's answer when it holds the image (never
+    pulled), the well-known-images table otherwise. None for `scratch`, an empty or variable reference."""
+    if not ref or "$" in ref or ref.lower() == "scratch":
+        return None
+    return _base_image_facts(ref, engine and docker_engine.lookup_enabled())
+
+
+@lru_cache(maxsize=1024)
+def _base_image_facts(ref: str, engine: bool) -> BaseImageFacts:
+    known = known_image(ref)
+    config = docker_engine.local_image_config(ref) if engine else None
+    if config is not None:
+        names = {name for name, _ in config.env}
+        return BaseImageFacts(ref, config.user, config.env,
+                              gpu=bool(names & GPU_ENV) or bool(known and known.gpu),
+                              ships_torch=bool(names & TORCH_ENV) or bool(known and known.ships_torch), source="engine")
+    if known is not None:
+        return BaseImageFacts(ref, known.user, known.env, known.gpu, known.ships_torch, source="table")
+    return BaseImageFacts(ref)
+
+
+def _walk_stage(dockerfile: Dockerfile, stage: Stage, parent: StageFacts | None, base: BaseImageFacts | None = None,
+                unresolved: bool = False, candidates: list[Stage] | None = None) -> StageFacts:
+    facts = StageFacts(stage=stage, parent=parent, base=base, base_unresolved=unresolved,
+                       base_candidates=list(candidates or []))
     if parent is not None:
         facts.env = dict(parent.env)
         facts.env_origin = dict(parent.env_origin)
         facts.workdir = parent.workdir
         facts.user = parent.user
         facts.healthcheck = parent.healthcheck
+        facts.entrypoint = parent.entrypoint
+        facts.cmd = parent.cmd
         facts.volumes = list(parent.volumes)
+    elif base is not None:
+        facts.env = dict(base.env)  # the base image's ENV: `USER $MAMBA_USER`, `PIP_INDEX_URL` set by the base...
     global_args = dockerfile.global_args
+    cmd_set_here = False
     for ins in stage.instructions:
         cmd = ins.cmd
         if cmd == "ARG":
@@ -414,6 +600,13 @@ def _walk_stage(dockerfile: Dockerfile, stage: Stage, parent: StageFacts | None)
             facts.user = (_word(ins, ins.value[0], facts), ins)
         elif cmd == "HEALTHCHECK":
             facts.healthcheck = ins
+        elif cmd == "ENTRYPOINT":
+            facts.entrypoint = ins
+            if not cmd_set_here:
+                facts.cmd = None  # BuildKit: an ENTRYPOINT drops a CMD inherited from the base (not one set in the stage)
+        elif cmd == "CMD":
+            facts.cmd = ins
+            cmd_set_here = True
         elif cmd == "VOLUME":
             for path in ins.value:
                 facts.volumes.append((_word(ins, path, facts), ins))
@@ -495,7 +688,8 @@ def _run_site(ins: Instruction, stage: Stage, facts: StageFacts) -> RunSite:
     else:  # ...or copy the (smaller) state: never more than min(wanted, state) steps per RUN
         env.update((k, v) for k, v in args.items() if k in wanted and v is not None)
         env.update((k, v) for k, v in stage_env.items() if k in wanted and v is not None)
-    return RunSite(ins, stage, facts.workdir, env, text, commands, "\n".join(python_parts), _mounts(ins))
+    user = facts.user[0] if facts.user is not None else None
+    return RunSite(ins, stage, facts.workdir, env, text, commands, "\n".join(python_parts), _mounts(ins), user)
 
 
 def _mounts(ins: Instruction) -> list[Mount]:

@@ -123,8 +123,13 @@ def analyze(
     *,
     today: date | None = None,
     rules: list[Rule] | None = None,
+    engine: bool = True,
 ) -> AnalysisResult:
-    """Findings for one Dockerfile (a parsed one, or a path). `context_dir` enables the context-aware checks."""
+    """Findings for one Dockerfile (a parsed one, or a path). `context_dir` enables the context-aware checks.
+
+    `engine=False` (or BUILDOPT_ENGINE_LOOKUP=0) never asks the Docker engine; by default a base image the local
+    engine already holds is inspected for its USER and ENV (never pulled), and the known-images table stands in
+    for the others."""
     parsed = dockerfile if isinstance(dockerfile, Dockerfile) else parse_file(dockerfile)
     if config is None:
         config = BuildoptConfig()
@@ -135,7 +140,7 @@ def analyze(
     else:
         context_path = None
     today = today or today_from_env()
-    ctx = build_context(parsed, context_path, today)
+    ctx = build_context(parsed, context_path, today, engine=engine)
     chosen = rules if rules is not None else all_rules()
 
     inline: dict[int, set[str]] = {}

@@ -3,14 +3,16 @@
 Caught: downloads at build time (huggingface-cli/hf download, snapshot_download, from_pretrained,
 SentenceTransformer(...), whisperx.load_model ... in RUN, `python -c`, heredocs, or a script COPY'd from the
 context), git clones of huggingface.co, weight files (*.safetensors, *.bin, *.pt, *.pth, *.onnx, *.gguf,
-*.ckpt) copied, downloaded or written by RUN, COPY of a model or HF cache directory, and model cache
-variables (HF_HOME, TRANSFORMERS_CACHE, ...) pointing inside the image with no VOLUME over them.
+*.ckpt, *.jit) copied, downloaded or written by RUN (Python that saves to such a path, a script run with one as
+an argument), COPY of a model or HF cache directory, and model cache variables (HF_HOME, TRANSFORMERS_CACHE,
+...) pointing inside the image with no VOLUME over them.
 """
 
 from __future__ import annotations
 
 from ..estimates import MODEL_DOWNLOAD_DEFAULT, WHISPERX_MODELS, context_files
-from ..knowledge import MODEL_CACHE_ENV, MODEL_DOWNLOAD_CALL, WEIGHT_TOKEN, is_model_dir, is_weight_path, model_download
+from ..knowledge import (MODEL_CACHE_ENV, MODEL_DOWNLOAD_CALL, WEIGHT_TOKEN, is_model_dir, is_weight_path, model_download,
+                         weight_path_arguments, weights_written_by_code)
 from ..shell import is_python, program
 from ..units import format_size
 from ..severity import Severity
@@ -53,11 +55,20 @@ class BakedModel(Rule):
                 reason = f"`{program(argv)}` of a weight file"
             if reason is not None:
                 reasons.append(reason)
+            elif (paths := weight_path_arguments(expanded)):
+                script = next((w for w in expanded[1:] if w.endswith((".py", ".sh")) and not w.startswith("-")), None)
+                if script is None and "-m" in expanded[1:-1]:
+                    script = expanded[expanded.index("-m") + 1]
+                what = f"`{script or program(expanded)}`" if not (is_python(expanded[0]) and "-c" in expanded) else "`python -c`"
+                reasons.append(f"{what} run with the weight file {', '.join(paths)}")
         code = site.python_code + "\n" + self._scripts(ctx, site)
         calls = sorted({m.group(1) for m in MODEL_DOWNLOAD_CALL.finditer(code)})
         if calls:
             whisperx = any(c.startswith(("whisperx", "load_align")) for c in calls)
             reasons.append(", ".join(f"`{c}(...)`" for c in calls) + " at build time")
+        written = [path for path in weights_written_by_code(site.python_code) if not any(path in r for r in reasons)]
+        if written:
+            reasons.append(f"Python run at build time writes {', '.join(written)}")
         if not reasons:
             return None
         estimate = WHISPERX_MODELS if whisperx else MODEL_DOWNLOAD_DEFAULT

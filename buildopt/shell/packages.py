@@ -14,6 +14,14 @@ from .commands import program
 APT_TOOLS = frozenset({"apt-get", "apt", "aptitude"})
 _OTHER_TOOLS = frozenset({"apk", "yum", "dnf", "microdnf", "zypper"})
 _VALUE_OPTIONS = frozenset({"-o", "-t", "-c", "--option", "--target-release", "--config-file", "--default-release"})
+# Options of the other managers that take the next word as their value (`apk add -X <repository URL> pkg`).
+_TOOL_VALUE_OPTIONS = {
+    "apk": frozenset({"-X", "--repository", "-p", "--root", "--arch", "--cache-dir", "--keys-dir", "--repositories-file"}),
+    "yum": frozenset({"--enablerepo", "--disablerepo", "--repo", "--repoid", "--releasever", "--installroot", "-x",
+                      "--exclude", "-c", "--config"}),
+    "zypper": frozenset({"-r", "--repo", "--from", "-t", "--type", "--root", "-R"}),
+}
+_TOOL_VALUE_OPTIONS["dnf"] = _TOOL_VALUE_OPTIONS["microdnf"] = _TOOL_VALUE_OPTIONS["yum"]
 _NO_RECOMMENDS_OPTION = re.compile(r"(?i)^APT::Install-Recommends=[\"']?(false|0|no|off)[\"']?$")
 INSTALL_ACTIONS = frozenset({"install", "add", "reinstall"})
 REMOVAL_ACTIONS = frozenset({"remove", "purge", "autoremove", "del", "erase", "uninstall"})
@@ -62,6 +70,8 @@ def package_invocation(argv: list[str]) -> PackageInvocation | None:
             i += 0 if eq else 1
         elif word.startswith("-o") and len(word) > 2 and not word.startswith("--"):
             call.apt_options.append(word[2:].lstrip("="))
+        elif tool not in APT_TOOLS and name in _TOOL_VALUE_OPTIONS.get(tool, ()):
+            i += 0 if eq else 1  # a repository, root dir or release: never a package
         elif name in _VALUE_OPTIONS:
             option = value if eq else (argv[i + 1] if i + 1 < len(argv) else "")
             i += 0 if eq else 1

@@ -15,6 +15,7 @@ from .commands import is_python, program
 _PIP = re.compile(r"^(?:.*/)?pip(?:\d+(?:\.\d+)?)?$")
 SHORT_OPTIONS = {"-r": "--requirement", "-c": "--constraint", "-e": "--editable", "-i": "--index-url",
                  "-f": "--find-links", "-t": "--target", "-C": "--config-settings", "-p": "--python",
+                 "-d": "--dest", "-w": "--wheel-dir",
                  "-U": "--upgrade", "-q": "--quiet", "-v": "--verbose", "-n": "--no-cache", "-I": "--ignore-installed"}
 # Long options of pip and uv that take a value (the next word, or `--name=value`).
 VALUE_OPTIONS = frozenset(
@@ -26,9 +27,13 @@ VALUE_OPTIONS = frozenset(
     "--index-strategy --python-platform --resolution --prerelease --exclude-newer --link-mode --extra "
     "--output-file --package --no-install-package --directory --project --config-file --override "
     "--build-constraint --reinstall-package --upgrade-package --refresh-package --only-group --no-group "
-    "--no-extra".split()
+    "--no-extra --color --dest --wheel-dir --python-preference --tag --branch --rev --marker --bounds --script "
+    "--optional --allow-insecure-host --hash --format --path --exclude --install-dir --build-constraints".split()
 )
-_SHORT_WITH_VALUE = frozenset({"-r", "-c", "-e", "-i", "-f", "-t", "-C", "-p"})
+# uv spells some of pip's options in the plural (`uv pip install --requirements r.txt --constraints c.txt`).
+LONG_ALIASES = {"--requirements": "--requirement", "--constraints": "--constraint", "--overrides": "--override",
+                "--build-constraints": "--build-constraint"}
+_SHORT_WITH_VALUE = frozenset({"-r", "-c", "-e", "-i", "-f", "-t", "-C", "-p", "-d", "-w"})
 INSTALL_SUBCOMMANDS = ("install", "sync", "add")
 
 
@@ -135,6 +140,7 @@ def _read_options(words: list[str], i: int, call: PipInvocation, stop_at_positio
             return len(words)
         if word.startswith("--"):
             name, eq, value = word.partition("=")
+            name = LONG_ALIASES.get(name, name)
             note(name)
             if not eq and name in VALUE_OPTIONS:
                 value = words[i + 1] if i + 1 < len(words) else ""

@@ -37,8 +37,9 @@ def test_value_from_a_build_arg_is_high():
     assert [(f.line, f.severity) for f in found] == [(3, Severity.HIGH)]
 
 
-def test_empty_env_is_medium():
-    assert [f.severity for f in of(run(BASE + 'ENV DB_PASSWORD=""\n'), "secret-in-env")] == [Severity.MEDIUM]
+def test_empty_env_is_a_low_placeholder():
+    found = of(run(BASE + 'ENV DB_PASSWORD=""\n'), "secret-in-env")
+    assert [f.severity for f in found] == [Severity.LOW] and "placeholder" in found[0].message
 
 
 def test_legacy_env_form():

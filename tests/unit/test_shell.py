@@ -76,6 +76,30 @@ def test_option_values_are_never_packages():
     assert (apt.action, apt.packages, apt.action_index) == ("install", ["x"], 3)
 
 
+@pytest.mark.parametrize("argv, options, targets", [
+    # uv spells pip's options in the plural: the files are requirement and constraint files, not packages.
+    (["uv", "pip", "install", "--requirements", "r.txt", "--constraints", "c.txt", "flask"],
+     {"--requirement": ["r.txt"], "--constraint": ["c.txt"]}, ["flask"]),
+    (["uv", "--color", "never", "pip", "install", "flask"], {"--color": ["never"]}, ["flask"]),
+    (["pip", "download", "-d", "/wheels", "torch"], {"--dest": ["/wheels"]}, ["torch"]),
+    (["pip", "install", "--trusted-host", "pypi.org", "--src", "/tmp/src", "--log", "/tmp/pip.log", "-c", "c.txt", "x"],
+     {"--trusted-host": ["pypi.org"], "--src": ["/tmp/src"], "--log": ["/tmp/pip.log"], "--constraint": ["c.txt"]}, ["x"]),
+])
+def test_more_option_values_are_never_packages(argv, options, targets):
+    call = pip_invocation(argv)
+    assert (call.options, call.targets) == (options, targets)
+
+
+@pytest.mark.parametrize("argv, packages", [
+    (["apk", "add", "--no-cache", "-X", "https://dl-cdn.alpinelinux.org/alpine/edge/testing", "py3-numpy"], ["py3-numpy"]),
+    (["dnf", "install", "-y", "--enablerepo", "crb", "--releasever", "9", "gcc"], ["gcc"]),
+    (["zypper", "-n", "install", "-r", "myrepo", "vim"], ["vim"]),
+    (["apt-get", "install", "-y", "--target-release", "bookworm", "-c", "/etc/apt/x.conf", "nginx-light"], ["nginx-light"]),
+])
+def test_package_manager_option_values_are_never_packages(argv, packages):
+    assert package_invocation(argv).packages == packages
+
+
 # -- the rewriting view: raw words, offsets, joiners ------------------------------------------------------------
 def test_scan_keeps_pipes_together_and_joiners():
     script = scan("curl -sSf https://sh.rustup.rs | sh -s -- -y && apt-get update; echo done")
