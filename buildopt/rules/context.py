@@ -176,9 +176,12 @@ class PipInstall:
 
     @property
     def requirements(self) -> list[Requirement]:
+        """What the install brings: named packages, requirement files, and the dependencies of local projects
+        (unless --no-deps: then a project is installed alone)."""
         found = list(self.direct) + list(self.files.requirements)
-        for local in self.locals:
-            found.extend(local.requirements)
+        if not self.call.has("--no-deps"):
+            for local in self.locals:
+                found.extend(local.requirements)
         return found
 
     def index_urls(self) -> list[str]:

@@ -77,17 +77,21 @@ EXPECTED: dict[str, list[tuple[str, int, str]]] = {
     "micromamba-base-nonroot": [],
     "micromamba-no-user-switch": [],  # mambaorg/micromamba ends as mambauser
     "ml-cpu-onnx-well-optimized": [],
+    "ml-cuda-base-default-torch": [("BO101", 3, "high")],  # nvidia/cuda base: torch's CUDA build is on purpose
     "ml-cuda-base-ships-torch": [("BO101", 2, "high")],  # pytorch/pytorch runs as root; its CUDA torch is an info note
     "ml-cuda-devel-llm-server": [("BO101", 4, "high")],
     "ml-cuda-explicit-index": [("BO101", 3, "high")],  # cu121 index on purpose: cuda-torch is info
     "ml-cuda-plus-pins": [("BO101", 3, "high")],  # +cu118 pins: cuda-torch is info
     "ml-hf-snapshot-at-build-root-cache": [("BO101", 3, "high"), ("BO104", 8, "high")],  # SentenceTransformer(...) at build
     "ml-hf-tokenizer-files-copy": [("BO101", 3, "high"), ("BO104", 8, "high")],  # model.safetensors copied; tokenizer COPY is not
+    "ml-no-deps-local-project": [("BO101", 3, "high")],  # --no-deps: the project's own torch pin is not installed
     "ml-pip-dry-run-no-deps": [("BO101", 3, "high")],
     "ml-run-writes-weights": [("BO101", 3, "high"), ("BO104", 9, "high"), ("BO104", 10, "high")],  # .pth and .jit written
     "ml-torchscript-jit-copy": [("BO101", 2, "high"), ("BO104", 7, "high")],  # models/vad.jit copied
     "path-dockerignore-excluded-data": [("BO101", 3, "high")],
-    "path-quoted-workdir-arg": [("BO101", 3, "high")],  # jupyter lab --allow-root
+    "path-quoted-workdir-arg": [("BO101", 3, "high")],
+    "path-quoted-workdir-base-env": [("BO101", 3, "high")],
+    "path-quoted-workdir-nodefault": [("BO101", 2, "high")],  # jupyter lab --allow-root
     "path-quoted-workdir-env-home": [],
     "path-shell-var-from-run": [("BO101", 3, "high")],
     "path-source-tree-deleted": [("BO101", 3, "high")],

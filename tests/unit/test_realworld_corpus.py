@@ -19,6 +19,7 @@ import pytest
 
 from buildopt.dockerfile import parse_file, parse_string
 from buildopt.optimize import analyze_and_optimize
+from buildopt.severity import Severity
 from buildopt.rules import analyze
 from tests import realworld_checks as checks
 
@@ -111,7 +112,8 @@ def test_no_root_owned_dir_finding_when_chowned(case):
 
 @pytest.mark.parametrize("case", _cases_with("fp-secret-in-env"))
 def test_no_secret_finding_on_placeholders(case):
-    wrong = [f for f in _findings(case) if f.slug == "secret-in-env"]
+    # A placeholder may get a low note (pass the value at run time); never a medium-or-worse secret finding.
+    wrong = [f for f in _findings(case) if f.slug == "secret-in-env" and f.severity >= Severity.MEDIUM]
     assert not wrong, f"{case}: fp-secret-in-env: " + "; ".join(f"line {f.line}: {f.message}" for f in wrong)
 
 
