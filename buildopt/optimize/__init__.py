@@ -93,6 +93,7 @@ def optimize(parsed: Dockerfile, findings: Sequence[Finding], options: OptimizeO
             reasons = err.reasons
     if plan is not None:
         plan.user_plan = users
+        plan.findings = findings
         result = _rewrite(parsed, plan, options)
         if result is not None:
             result.reasons += _verify_claims(result, parsed, context, options)

@@ -29,6 +29,7 @@ _NOT_CHOWNABLE = frozenset({"/", "/tmp", "/var/tmp", "/root", "/home", "/var", "
 
 
 if TYPE_CHECKING:
+    from ..rules import Finding
     from .safety import UserPlan
 
 
@@ -297,6 +298,7 @@ class OptimizationPlan:
     made_dirs: list[str] = field(default_factory=list)  # what the original's dropped `mkdir`s created
     apt_no_recommends: bool = True  # the template's apt steps pass --no-install-recommends
     user_plan: UserPlan | None = None  # what running as non-root takes (optimize/safety.py)
+    findings: list[Finding] = field(default_factory=list)  # analyze's, on the original
     writable_dirs: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
     exposed_ports: list[int] = field(default_factory=list)

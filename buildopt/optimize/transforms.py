@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..healthcheck import healthcheck_kind
 from ..knowledge import HF_LIBRARIES, PULLS_TORCH, TORCH_FAMILY
+from ..severity import Severity
 from .options import Change, OptimizeOptions, advice
 from .packages import (
     HEAVY_IMPORTS,
@@ -120,10 +121,14 @@ def split_stages(plan: OptimizationPlan, options: OptimizeOptions) -> list[Chang
 
 # -- CPU torch ------------------------------------------------------------------------------------------
 def cpu_torch(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change]:
+    """Only where analyze says the CUDA build comes by default (cuda-torch above info): CUDA chosen on purpose (a cuXXX
+    index, +cuXXX pins, a GPU base image) is kept, and said."""
+    meant_cpu = {finding.line for finding in plan.findings if finding.rule == "BO103" and finding.severity > Severity.INFO}
+    on_purpose = [finding for finding in plan.findings if finding.rule == "BO103" and finding.severity == Severity.INFO]
     changed: list[PipCommand] = []
     for pip in plan.pip_commands:
         brings = [name for name in pip.brings if name in TORCH_FAMILY or name in PULLS_TORCH]
-        if not brings or _has_cpu_source(pip, plan):
+        if not brings or _has_cpu_source(pip, plan) or pip.line not in meant_cpu:
             continue
         replaced = False
         for index, arg in enumerate(pip.args):
@@ -141,7 +146,8 @@ def cpu_torch(plan: OptimizationPlan, options: OptimizeOptions) -> list[Change]:
             pip.insert("--extra-index-url", "${" + TORCH_ARG + "}")
         changed.append(pip)
     if not changed:
-        return []
+        return [advice("cpu-torch", ["BO103"], "PyTorch's CPU build", f"CUDA kept: {finding.message}", [finding.line])
+                for finding in on_purpose]
     plan.torch_index = True
     plan.ml = True
     names = sorted({name for pip in changed for name in pip.brings if name in TORCH_FAMILY or name in PULLS_TORCH})

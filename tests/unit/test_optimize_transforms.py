@@ -107,10 +107,14 @@ def test_torch_inline_and_through_dependents(tmp_path):
     assert builder.count("--extra-index-url ${TORCH_INDEX_URL}") == 2
 
 
-def test_cuda_index_and_local_pins_become_cpu():
+def test_cuda_chosen_on_purpose_is_kept_and_said():
+    """A cuXXX index or +cuXXX pin is a GPU choice (analyze: an info note): optimize keeps it and says so."""
     text = ("FROM python:3.11-slim\nRUN pip install --index-url https://download.pytorch.org/whl/cu121 torch==2.1.0+cu121\n")
     result = analyze_and_optimize(parse_string(text))
-    assert "pip install --no-cache-dir --index-url ${TORCH_INDEX_URL} torch==2.1.0+cpu" in result.text
+    assert "--index-url https://download.pytorch.org/whl/cu121 torch==2.1.0+cu121" in result.text
+    assert "TORCH_INDEX_URL" not in result.text and not _changes(result, "BO103")
+    [kept] = [change for change in result.advice if change.key == "cpu-torch"]
+    assert kept.reason.startswith("CUDA kept:")
 
 
 def test_cpu_torch_already_is_left_alone():
