@@ -366,7 +366,8 @@ def promote_command(
     """
     from .errors import BadInput
     from .progress import StageProgress
-    from .promote import PromoteRequest, promote, rollback as promote_rollback
+    from .promote import PromoteRequest, promote
+    from .promote import rollback as promote_rollback
     from .report.promote_report import render, verdict_line
 
     if timeout <= 0 or settle < 0:

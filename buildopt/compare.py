@@ -24,8 +24,16 @@ from .build import BuildRequest, BuildResult, build_one, require_buildx
 from .engine import run_labels
 from .errors import BadInput, ExitCode
 from .score import SecurityFacts, SecurityScore, security_score
-from .smoke import (ContainerRunner, SmokeResult, SmokeSpec, align_imports, run_smoke, same_output_checks, shared_imports,
-                    spec_from_config)
+from .smoke import (
+    ContainerRunner,
+    SmokeResult,
+    SmokeSpec,
+    align_imports,
+    run_smoke,
+    same_output_checks,
+    shared_imports,
+    spec_from_config,
+)
 
 TEMP_REPO = "buildopt-tmp"
 REPORT_SCHEMA = "buildopt.compare/v1"
@@ -137,7 +145,8 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
     else:
         say("writing the optimized variant")
         from .optimize import OptimizeOptions, optimize
-        from .optimize.output import OutputPaths, write_outputs as write_optimized
+        from .optimize.output import OutputPaths
+        from .optimize.output import write_outputs as write_optimized
 
         paths = OutputPaths.for_input(dockerfile_path, options.output_dir / "Dockerfile.optimized")
         optimization = optimize(parsed, analysis.findings, OptimizeOptions(

@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
-import re
 import fnmatch
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -64,6 +64,19 @@ def is_model_dir(path: str) -> bool:
 
 def is_model_download_script(name: str) -> bool:
     return bool(_DOWNLOAD_SCRIPT.search(name.rsplit("/", 1)[-1]))
+
+
+def installs_model_outside_caches(argv: list[str], text: str = "") -> bool:
+    """A model fetch whose files don't land in a model cache a /models volume can stand in for: `python -m spacy
+    download` pip-installs a package, `ollama pull` fills ~/.ollama, nltk.download writes nltk_data. analyze still
+    reports them (they bake models in); optimize can't move them to a one-off init service."""
+    if not argv:
+        return False
+    if is_python(argv[0]) and argv[1:3] == ["-m", "spacy"]:
+        return True
+    if program(argv) == "ollama":
+        return True
+    return "nltk.download" in text or "spacy.cli.download" in text
 
 
 def model_download(argv: list[str]) -> str | None:

@@ -20,10 +20,17 @@ from typing import NamedTuple
 
 from .. import estimates, shell
 from ..healthcheck import healthcheck_kind
-from ..knowledge import (MODEL_CACHE_ENV, MODEL_DOWNLOAD_CALL, RUST_GO, WEIGHT_TOKEN, heavy_runtime, is_compiler_package,
-                         model_download)
-from ..severity import Severity
+from ..knowledge import (
+    MODEL_CACHE_ENV,
+    MODEL_DOWNLOAD_CALL,
+    RUST_GO,
+    WEIGHT_TOKEN,
+    heavy_runtime,
+    is_compiler_package,
+    model_download,
+)
 from ..score import SecurityFacts
+from ..severity import Severity
 from ..units import format_size
 from . import python_eol
 from .engine import GpuFacts

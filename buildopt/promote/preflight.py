@@ -16,7 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .health import HealthProbe, choose_probe, effective_healthcheck, healthcheck_interval
+from .health import (
+    HealthProbe,
+    choose_probe,
+    effective_healthcheck,
+    healthcheck_interval,
+)
 from .probes import ImageFacts, RunningFacts, probe_image, probe_running
 from .project import ComposeService
 

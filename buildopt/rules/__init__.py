@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from ..severity import Severity
 from .base import Finding, Rule
-from .engine import DEFAULT_FAIL_ON, SCHEMA, AnalysisResult, Suppressed, analyze, parse_fail_on
+from .engine import (
+    DEFAULT_FAIL_ON,
+    SCHEMA,
+    AnalysisResult,
+    Suppressed,
+    analyze,
+    parse_fail_on,
+)
 from .registry import RULE_IDS, RULES, SLUG_TO_ID, all_rules, rule_by_id, rule_id_of
 
 __all__ = [

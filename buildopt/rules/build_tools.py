@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-
-from ..estimates import GCC_TOOLCHAIN_IMAGE, RUST_TOOLCHAIN, Estimate, apt_packages_estimate, measured_set_for
+from ..estimates import (
+    GCC_TOOLCHAIN_IMAGE,
+    RUST_TOOLCHAIN,
+    Estimate,
+    apt_packages_estimate,
+    measured_set_for,
+)
 from ..knowledge import is_build_only_package
-from ..shell import program
 from ..severity import Severity
+from ..shell import program
 from .base import Rule
 from .context import RuleContext, RunSite
-
 
 
 def build_tool_packages(packages: list[str]) -> list[str]:

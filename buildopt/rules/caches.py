@@ -5,9 +5,14 @@ Only stages that end up in the final image are checked: a builder stage's caches
 
 from __future__ import annotations
 
-from ..estimates import APT_LISTS, PIP_CACHE_CPU_TORCH, PIP_CACHE_CUDA_TORCH, recommends_estimate
-from ..shell import program, removes_apt_lists
+from ..estimates import (
+    APT_LISTS,
+    PIP_CACHE_CPU_TORCH,
+    PIP_CACHE_CUDA_TORCH,
+    recommends_estimate,
+)
 from ..severity import Severity
+from ..shell import program, removes_apt_lists
 from .base import Rule
 from .context import RuleContext, RunSite
 from .torch import classify

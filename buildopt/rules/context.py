@@ -18,13 +18,42 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 from .. import engine as docker_engine
-from ..dockerfile import Dockerfile, Instruction, Stage, arg_pairs, env_pairs, substitute
-from ..knowledge import GPU_ENV, TORCH_ENV, drops_privileges, known_image, privilege_drop
-from ..requirements import (ProjectInfo, Requirement, RequirementSet, is_local_target, parse_requirement, read_project,
-                            read_requirements, split_local_target)
+from ..dockerfile import (
+    Dockerfile,
+    Instruction,
+    Stage,
+    arg_pairs,
+    env_pairs,
+    substitute,
+)
+from ..knowledge import (
+    GPU_ENV,
+    TORCH_ENV,
+    drops_privileges,
+    known_image,
+    privilege_drop,
+)
+from ..requirements import (
+    ProjectInfo,
+    Requirement,
+    RequirementSet,
+    is_local_target,
+    parse_requirement,
+    read_project,
+    read_requirements,
+    split_local_target,
+)
+from ..shell import (
+    PackageInvocation,
+    PipInvocation,
+    dequote,
+    package_invocations,
+    pip_invocations,
+    program,
+    python_code,
+    simple_commands,
+)
 from .buildcontext import BuildContext, load_context
-from ..shell import (PackageInvocation, dequote, PipInvocation, package_invocations, pip_invocations, program, python_code,
-                     simple_commands)
 
 _VAR_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 # A variable in FROM, with its `:-default` / `:+alt` operator when there is one.

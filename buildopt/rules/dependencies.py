@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..shell import program
 from ..severity import Severity
+from ..shell import program
 from .base import Rule
 from .context import RuleContext, RunSite
 from .torch import TORCH_FAMILY

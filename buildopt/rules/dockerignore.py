@@ -10,8 +10,8 @@ from __future__ import annotations
 import posixpath
 
 from ..estimates import context_files
-from ..units import format_size
 from ..severity import Severity
+from ..units import format_size
 from .base import Rule
 from .buildcontext import Notable
 from .context import RuleContext

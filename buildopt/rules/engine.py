@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-
 from ..config import BuildoptConfig
 from ..dockerfile import Dockerfile, parse_file
 from ..errors import BadInput

@@ -11,11 +11,19 @@ an argument), COPY of a model or HF cache directory, and model cache variables (
 from __future__ import annotations
 
 from ..estimates import MODEL_DOWNLOAD_DEFAULT, WHISPERX_MODELS, context_files
-from ..knowledge import (MODEL_CACHE_ENV, MODEL_DOWNLOAD_CALL, WEIGHT_TOKEN, is_model_dir, is_weight_path, model_download,
-                         weight_path_arguments, weights_written_by_code)
+from ..knowledge import (
+    MODEL_CACHE_ENV,
+    MODEL_DOWNLOAD_CALL,
+    WEIGHT_TOKEN,
+    is_model_dir,
+    is_weight_path,
+    model_download,
+    weight_path_arguments,
+    weights_written_by_code,
+)
+from ..severity import Severity
 from ..shell import is_python, program
 from ..units import format_size
-from ..severity import Severity
 from .base import Rule
 from .context import RuleContext, RunSite
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from ..estimates import LIBREOFFICE_AUDIT, apt_packages_estimate
 from ..knowledge import heavy_runtime
-from ..units import format_size
-from ..shell import program
 from ..severity import Severity
+from ..shell import program
+from ..units import format_size
 from .base import Rule
 from .context import RuleContext
+
 
 def heavy_packages(packages: list[str]) -> list[tuple[str, str, str]]:
     """(package, family, advice) for each heavy package in the list."""

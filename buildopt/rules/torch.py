@@ -16,10 +16,17 @@ for packages that would only pull it in.
 from __future__ import annotations
 
 from ..estimates import CUDA_TORCH, TORCH_IMAGE_CPU, TORCH_IMAGE_CUDA
-from ..knowledge import PULLS_TORCH, TORCH_EXTRAS, TORCH_FAMILY, gpu_local_version, is_gpu_index, is_gpu_torch_backend
+from ..knowledge import (
+    PULLS_TORCH,
+    TORCH_EXTRAS,
+    TORCH_FAMILY,
+    gpu_local_version,
+    is_gpu_index,
+    is_gpu_torch_backend,
+)
 from ..requirements import Requirement
-from ..units import format_size
 from ..severity import Severity
+from ..units import format_size
 from .base import Rule
 from .context import PipInstall, RuleContext
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import posixpath
 import re
 
-from ..knowledge import WRITABLE_DIR_NAMES
 from ..dockerfile import substitute
-from ..shell import program
+from ..knowledge import WRITABLE_DIR_NAMES
 from ..severity import Severity
+from ..shell import program
 from .base import Rule
 from .context import RuleContext, RunSite, StageFacts
-
 
 
 def is_root_user(user: str) -> bool:

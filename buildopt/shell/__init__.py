@@ -11,12 +11,32 @@ Lexing is cached per text: every stage that asks about the same RUN gets the sam
 
 from __future__ import annotations
 
-from .commands import is_python, program, python_code, simple_commands, split_commands, strip_prefixes
+from .commands import (
+                       is_python,
+                       program,
+                       python_code,
+                       simple_commands,
+                       split_commands,
+                       strip_prefixes,
+)
 from .lexer import Command, Script, Unit, Word, dequote, join_units, scan
-from .packages import (APT_TOOLS, PackageInvocation, bare_package, package_invocation, package_invocations,
-                       removes_apt_lists)
-from .pip import (INSTALL_SUBCOMMANDS, PipInvocation, argument_roles, long_name, parse_arguments, pip_invocation,
-                  pip_invocations)
+from .packages import (
+                       APT_TOOLS,
+                       PackageInvocation,
+                       bare_package,
+                       package_invocation,
+                       package_invocations,
+                       removes_apt_lists,
+)
+from .pip import (
+                       INSTALL_SUBCOMMANDS,
+                       PipInvocation,
+                       argument_roles,
+                       long_name,
+                       parse_arguments,
+                       pip_invocation,
+                       pip_invocations,
+)
 
 __all__ = [
     "APT_TOOLS", "INSTALL_SUBCOMMANDS", "Command", "PackageInvocation", "PipInvocation", "Script", "Unit", "Word",

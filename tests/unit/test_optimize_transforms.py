@@ -340,3 +340,14 @@ def test_changes_carry_analyze_estimates(tmp_path):
     assert change.expected_savings_bytes == 6_228_326_787 - 2_202_773_309  # research/measure-torch.md
     data = json.dumps([c.to_dict() for c in result.changes])
     assert "expected_savings_bytes" in data
+
+
+def test_package_model_downloads_stay_in_the_image():
+    """`python -m spacy download` pip-installs the model as a package and `nltk.download` fills nltk_data: neither
+    lands in a cache a /models volume stands in for, so a one-off init service would lose them."""
+    text = ("FROM python:3.11-slim\nRUN pip install spacy nltk\nRUN python -m spacy download en_core_web_sm\n"
+            "RUN python -c \"import nltk; nltk.download('punkt')\"\nCMD [\"python\", \"app.py\"]\n")
+    result = analyze_and_optimize(parse_string(text))
+    runtime = _stage(result.text, 1)
+    assert "python -m spacy download en_core_web_sm" in runtime and "nltk.download('punkt')" in runtime
+    assert "model-init" not in (result.compose_text or "")

@@ -11,6 +11,7 @@ from ...knowledge import (
     MODEL_DIR_NAMES,
     MODEL_DOWNLOAD_CALL,
     WEIGHT_SUFFIXES,
+    installs_model_outside_caches,
     is_weight_path,
     model_download,
 )
@@ -43,8 +44,8 @@ class ModelReader(Reader):
         argv = unit.argv
         while argv and argv[0] in ("then", "do", "else", "elif", "if", "!", "{", "("):
             argv = argv[1:]  # `then python download_model.py` inside an if
-        if not argv:
-            return False
+        if not argv or installs_model_outside_caches(argv, joined):
+            return False  # it has to stay in the image: what it fetches is not in a cache a volume can hold
         if shell.is_python(argv[0]) and "-c" in argv and MODEL_DOWNLOAD_CALL.search(joined):
             return True
         return model_download(argv) is not None
