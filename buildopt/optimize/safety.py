@@ -410,6 +410,9 @@ def _check_root_paths(image: _ImageView, plan: UserPlan) -> None:
                 if pip is not None and pip.installs and pip.has("--user"):
                     plan.blockers.append(f"line {site.ins.line} installs with `pip install --user` into /root/.local, "
                                          f"which a non-root user can't import from")
+                elif _fetches_into_home(argv, site.text, site.env):
+                    plan.blockers.append(f"line {site.ins.line} downloads model data into root's home (/root), which a "
+                                         f"non-root user can't read")
                 elif _creates_app_state(argv):
                     plan.blockers.append(f"line {site.ins.line} creates the app's database at build (`{' '.join(argv[:4])}`): "
                                          f"its files belong to root, and the new user could not write them")
@@ -471,6 +474,14 @@ def _creates_app_state(argv: list[str]) -> bool:
     if name not in ("flask", "alembic", "django-admin") and not (shell.is_python(argv[0]) and "manage.py" in argv[1:2]):
         return False
     return any(word in _STATE_COMMANDS for word in argv[1:4])
+
+
+def _fetches_into_home(argv: list[str], text: str, env: dict[str, str]) -> bool:
+    """nltk.download or `ollama pull` at build, with no data dir set: the files land under ~ (root's, at build)."""
+    if shell.program(argv) == "ollama" and argv[1:2] == ["pull"]:
+        return not env.get("OLLAMA_MODELS")
+    code = shell.python_code(argv) or ""
+    return "nltk.download" in code and not env.get("NLTK_DATA") and "download_dir" not in code
 
 
 def _volume_parts(volume) -> tuple[str, str, bool]:

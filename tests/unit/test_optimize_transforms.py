@@ -343,11 +343,14 @@ def test_changes_carry_analyze_estimates(tmp_path):
 
 
 def test_package_model_downloads_stay_in_the_image():
-    """`python -m spacy download` pip-installs the model as a package and `nltk.download` fills nltk_data: neither
-    lands in a cache a /models volume stands in for, so a one-off init service would lose them."""
+    """`python -m spacy download` pip-installs the model as a package (into the venv, in the builder) and
+    `nltk.download` fills root's ~/nltk_data: neither lands in a cache a /models volume stands in for, so a one-off
+    init service would lose them. The nltk data under /root also keeps the app from running as a new user."""
     text = ("FROM python:3.11-slim\nRUN pip install spacy nltk\nRUN python -m spacy download en_core_web_sm\n"
             "RUN python -c \"import nltk; nltk.download('punkt')\"\nCMD [\"python\", \"app.py\"]\n")
     result = analyze_and_optimize(parse_string(text))
-    runtime = _stage(result.text, 1)
-    assert "python -m spacy download en_core_web_sm" in runtime and "nltk.download('punkt')" in runtime
+    builder, runtime = _stage(result.text, 0), _stage(result.text, 1)
+    assert "python -m spacy download en_core_web_sm" in builder and "nltk.download('punkt')" in runtime
     assert "model-init" not in (result.compose_text or "")
+    [user] = [change for change in result.advice if change.key == "non-root"]
+    assert "downloads model data into root's home" in user.reason and "USER" not in runtime

@@ -161,6 +161,8 @@ class RunReader(InstructionReader):
         if program in ("rustup", "cargo") and not (len(argv) > 1 and argv[1] in ("build", "install")):
             plan.uses_rust = True
             return "builder"
+        if shell.is_python(argv[0]) and argv[1:4] == ["-m", "spacy", "download"]:
+            return "builder"  # it pip-installs the model package: into the venv, after the dependencies
         if self._is_model_download(unit, joined):
             plan.models.append(ModelSource(
                 "download", line, joined, destination=_download_destination(argv, self.workdir),
