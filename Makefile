@@ -7,7 +7,7 @@ DEMO_APP ?= examples/telegram-bot
 DEMO_OUT ?= build/demo
 FIXTURE_DB ?= build/trivy-fixture-cache
 
-.PHONY: setup venv test test-unit demo bench bench-seeds lint clean
+.PHONY: setup venv test test-unit demo bench bench-seeds bench-html lint clean
 
 setup:
 	bash scripts/setup-toolchain.sh all
@@ -34,6 +34,10 @@ bench: setup
 # Issue 8: cold compare of every buildable example, table into docs/benchmarks.md (slow, not in CI).
 bench-seeds: setup
 	$(PY) benchmarks/bench_seeds.py
+
+# Issue 15: what the HTML report adds to compare on paperflow-worker (slow, not in CI).
+bench-html: setup
+	$(PY) benchmarks/bench_html.py
 
 clean:
 	rm -rf build .pytest_cache
