@@ -53,13 +53,16 @@ def run_compare(index_url: str, buildopt: Path, cold: bool) -> float:
     return wall
 
 
-def timed(action, runs: int) -> tuple[float, object]:
-    samples, result = [], None
+def timed(action, runs: int) -> tuple[float, float, object]:
+    """Median wall-clock and CPU seconds (this process's CPU time: what the load of other work inflates
+    less) over `runs` calls, and the last result."""
+    walls, cpus, result = [], [], None
     for _ in range(runs):
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         result = action()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples), result
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus), result
 
 
 def largest_block(page: str, side: str) -> tuple[str, int]:
@@ -73,13 +76,13 @@ def largest_block(page: str, side: str) -> tuple[str, int]:
 def measure(runs: int, compare_wall: float | None, cold: bool) -> str:
     doc = json.loads((OUT / "report.json").read_text())
     tags = {name: doc["variants"][name]["tag"] for name in ("original", "optimized")}
-    profiles = {name: inspect_image(tag) for name, tag in tags.items()}
-    original = profiles["original"]
     load = os.getloadavg()[0]
-    first_s, _ = timed(lambda: html.render_compare(doc, profiles), 1)  # what compare pays: templates compiled too
-    render_s, page = timed(lambda: html.render_compare(doc, profiles), runs)
-    markdown_s, _ = timed(lambda: compare_report.render_markdown(doc), runs)
-    json_s, _ = timed(lambda: compare_report.render_json(doc), runs)
+    inspect_s, inspect_cpu, original = timed(lambda: inspect_image(tags["original"]), 1)  # reference: compare does it
+    profiles = {"original": original, "optimized": inspect_image(tags["optimized"])}
+    first_s, first_cpu, _ = timed(lambda: html.render_compare(doc, profiles), 1)  # as in compare: templates compiled
+    render_s, render_cpu, page = timed(lambda: html.render_compare(doc, profiles), runs)
+    markdown_s, _, _ = timed(lambda: compare_report.render_markdown(doc), runs)
+    json_s, _, _ = timed(lambda: compare_report.render_json(doc), runs)
     size = len(page.encode())
     key, block = largest_block(page, "original")
     total_s = doc["timings"]["total_s"]
@@ -97,8 +100,13 @@ def measure(runs: int, compare_wall: float | None, cold: bool) -> str:
         "",
         "| measure | value |",
         "|---|---:|",
-        f"| HTML render, first in the process (templates compiled): what compare adds | **{first_s:.3f} s** |",
-        f"| HTML render, median of {runs} more (treemaps of both images, layer bars, tables) | {render_s:.3f} s |",
+        f"| HTML render, first in the process (templates compiled too): what compare adds | **{first_s:.3f} s** "
+        f"({first_cpu:.3f} s CPU) |",
+        f"| HTML render, median of {runs} more (treemaps of both images, layer bars, tables) | {render_s:.3f} s "
+        f"({render_cpu:.3f} s CPU) |",
+        f"| reference, same run: inspecting the original image (compare does it once per image) | {inspect_s:.3f} s "
+        f"({inspect_cpu:.3f} s CPU) |",
+        f"| HTML render / one inspect of the original | {first_s / inspect_s:.2f}x |",
         f"| markdown render of the same document (reference) | {markdown_s * 1000:.1f} ms |",
         f"| JSON render of the same document (reference) | {json_s * 1000:.1f} ms |",
         f"| compare's own total (report.json `timings.total_s`) | {total_s:.1f} s |",
@@ -111,7 +119,8 @@ def measure(runs: int, compare_wall: float | None, cold: bool) -> str:
     shares = ", ".join(f"{k} {format_size(v)}" for k, v in sorted(original.groups.items(), key=lambda kv: -kv[1]) if v)
     lines += ["", f"The original's byte attribution (the treemap's top level): {shares}; hidden copies "
               f"{format_size(original.wasted_bytes)}.",
-              f"Issue 15's targets: render under 1 s (**{'met' if max(first_s, render_s) < 1 else 'NOT met'}**), HTML under 2 MB "
+              f"Issue 15's targets: render under 1 s (**{'met' if first_s < 1 else 'NOT met'}** in wall-clock time, "
+              f"**{'met' if first_cpu < 1 else 'NOT met'}** in CPU time), HTML under 2 MB "
               f"(**{'met' if size < 2e6 else 'NOT met'}**), CUDA wheels the largest block "
               f"(**{'yes' if key == 'cuda_wheels' else 'NO'}**)."]
     (OUT / "report-bench.html").write_text(page)

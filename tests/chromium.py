@@ -11,6 +11,7 @@ networking ones Chromium keeps trying to reach Google's hosts, which this closed
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
@@ -34,6 +35,12 @@ def chromium_binary() -> str | None:
     return None
 
 
+def _high_fd(fd: int) -> int:
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return high
+
+
 class BrowserError(RuntimeError):
     pass
 
@@ -53,15 +60,19 @@ class Chromium:
     # --- lifecycle ---
     def __enter__(self) -> Chromium:
         self.profile = tempfile.mkdtemp(prefix="buildopt-chromium-")
+        self._log = tempfile.TemporaryFile()  # Chromium's stderr, for the error message when it dies
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
-        # The shell maps the pipe ends to the fds Chromium expects (3 in, 4 out), without a preexec_fn.
+        # The child's ends move to fds >= 10 first, so mapping them onto 3 and 4 can't clobber one another.
+        to_browser_r, from_browser_w = (_high_fd(fd) for fd in (to_browser_r, from_browser_w))
+        # bash maps the pipe ends to the fds Chromium expects (3 in, 4 out), without a preexec_fn (dash takes
+        # only one-digit fds).
         command = " ".join(shlex.quote(part) for part in [self.binary, *FLAGS, f"--user-data-dir={self.profile}",
                             f"--window-size={self.width},{self.height}", "--remote-debugging-pipe", "about:blank"])
         self.process = subprocess.Popen(
-            ["/bin/sh", "-c", f'exec {command} 3<&{to_browser_r} 4>&{from_browser_w}'],
+            ["bash", "-c", f"exec {command} 3<&{to_browser_r} 4>&{from_browser_w}"],
             pass_fds=(to_browser_r, from_browser_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE)
+            stderr=self._log)
         os.close(to_browser_r)
         os.close(from_browser_w)
         try:
@@ -83,7 +94,7 @@ class Chromium:
             if self.process.poll() is None:
                 try:
                     self.send("Browser.close", timeout_s=5)
-                except (BrowserError, OSError):
+                except (BrowserError, OSError, ValueError):
                     pass
                 try:
                     self.process.wait(timeout=10)
@@ -96,8 +107,7 @@ class Chromium:
                     os.close(fd)
                 except OSError:
                     pass
-            if self.process.stderr:
-                self.process.stderr.close()
+            self._log.close()
             shutil.rmtree(self.profile, ignore_errors=True)
 
     # --- protocol ---
@@ -136,9 +146,12 @@ class Chromium:
         return json.loads(message)
 
     def _stderr_tail(self) -> str:
-        if self.process.poll() is None or not self.process.stderr:
-            return "(still running)"
-        return self.process.stderr.read().decode(errors="replace")[-500:]
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._log.seek(0)
+        return f"exit {self.process.poll()}: " + self._log.read().decode(errors="replace")[-800:]
 
     def wait_for(self, method: str, timeout_s: float | None = None) -> dict:
         deadline = time.monotonic() + (timeout_s or self.timeout_s)
@@ -167,12 +180,13 @@ class Chromium:
                                f"{result['exceptionDetails'].get('exception', {}).get('description', '')}")
         return result["result"].get("value")
 
-    def screenshot(self, path: Path, *, full_page: bool = True) -> Path:
+    def screenshot(self, path: Path, *, full_page: bool = True, max_height: int | None = None) -> Path:
+        """PNG of the page (or of the viewport), at most `max_height` CSS pixels from the top."""
         params: dict = {"format": "png"}
         if full_page:
             width, height = self.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
             params.update(captureBeyondViewport=True,
-                          clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})
+                          clip={"x": 0, "y": 0, "width": width, "height": min(height, max_height or height), "scale": 1})
         data = self.page("Page.captureScreenshot", **params)["data"]
         path.write_bytes(base64.b64decode(data))
         return path

@@ -119,6 +119,7 @@ def _sides(variants: list[tuple[str, str, object]]) -> list[dict]:
         side = {"name": name, "ref": ref, "profile": profile, "views": [], "layers": "", "legend": []}
         if profile is not None:
             root = treemap.profile_tree(profile)
+            root.label = name
             side["views"] = treemap.render_views(root, f"tm{index}", label=f"{name} ({ref})")
             side["legend"] = [(node.key, node.label, node.size, COLOURS[node.key]) for node in root.children]
             side["size"] = profile.size

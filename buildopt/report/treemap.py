@@ -62,7 +62,7 @@ class Node:
 
 
 # --- the tree of one image ------------------------------------------------------------------------------
-def profile_tree(profile, *, min_share: float = 0.001, open_share: float = 0.005, max_children: int = 30) -> Node:
+def profile_tree(profile, *, min_share: float = 0.001, open_share: float = 0.005, max_children: int = 40) -> Node:
     """Files smaller than `min_share` of the image are summed into their directory; every level keeps
     at most `max_children` entries of at least that share and merges the rest into one "N more" leaf.
     Only entries of at least `open_share` can be opened (drawn as a view of their own). Hidden copies
@@ -166,8 +166,11 @@ class _Groups:
             size = sum(child.size for child in children)
             if size <= 0:
                 continue
-            groups.append(Node(GROUP_SHORT[key], size, key, title=GROUPS.get(key, HIDDEN_TITLE),
-                               files=sum(child.files for child in children),
+            title = GROUPS.get(key, HIDDEN_TITLE)
+            if len(children) == 1 and children[0].children:  # one package (torch): open it at once
+                title = f"{title}: {children[0].title}"
+                children = children[0].children
+            groups.append(Node(GROUP_SHORT[key], size, key, title=title, files=sum(child.files for child in children),
                                children=aggregate(children, self.threshold, max_children, key)))
         return sorted(groups, key=lambda node: -node.size)
 
