@@ -296,3 +296,18 @@ def unescape(page: str) -> str:
 
 def test_groups_cover_every_key():
     assert set(treemap.COLOURS) >= set(GROUPS) | {"hidden"}
+
+
+def test_a_failed_build_renders_its_error_and_no_treemap_for_it():
+    doc = copy.deepcopy(PAPERFLOW)
+    doc["variants"]["optimized"] = {"built": False, "tag": None, "image_id": None, "build_time_s": 3.2,
+                                    "build_log": "build-optimized.log", "build_error": "RUN pip install failed: exit 1",
+                                    "build_log_tail": ["ERROR: No matching distribution found for torch==9.9"],
+                                    "size": 0, "layers": 0, "vulnerabilities": None, "scan_error": None,
+                                    "smoke": None, "score": None, "budget": None}
+    doc["delta"], doc["attribution"], doc["diff"] = None, [], None
+    doc["verdict"] = {"passed": False, "exit_code": 3, "failures": []}
+    page = html.render_compare(doc, {})
+    assert "The optimized build failed" in page and "No matching distribution found for torch==9.9" in page
+    assert '<span class="badge fail" id="verdict">build failed</span>' in page
+    assert 'id="attribution"' not in page and "not built" in page
