@@ -116,6 +116,9 @@ def measure(runs: int, compare_wall: float | None, cold: bool) -> str:
     ]
     if compare_wall is not None:
         lines.append(f"| compare's wall time in this run (with `--keep-images`) | {compare_wall:.1f} s |")
+    lines += ["", "Wall-clock times on this shared 2-core machine grow with the other work running on it (the load "
+              "average above); CPU time is the render's own cost. The inspect row is measured in the same run as a "
+              "reference for that load."]
     shares = ", ".join(f"{k} {format_size(v)}" for k, v in sorted(original.groups.items(), key=lambda kv: -kv[1]) if v)
     lines += ["", f"The original's byte attribution (the treemap's top level): {shares}; hidden copies "
               f"{format_size(original.wasted_bytes)}.",

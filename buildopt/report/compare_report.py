@@ -263,7 +263,7 @@ def render_table(doc: dict) -> str:
     notes = _scan_notes(doc)
     if notes:
         text += "\n\n" + "\n".join(notes)
-    text += "\n\n" + _verdict_line(doc)
+    text += "\n\n" + verdict_line(doc)
     return text + "\n"
 
 
@@ -342,8 +342,8 @@ def changed_groups(doc: dict) -> list[dict]:
 def largest_removed(doc: dict, limit: int = 25) -> list[dict]:
     """Packages the optimized image no longer holds, with the bytes each took in the original."""
     removed = ((doc.get("diff") or {}).get("packages") or {}).get("removed") or []
-    rows = [{"package": " ".join(part for part in (pkg["name"], pkg.get("version_a") or "") if part),
-             "manager": pkg["manager"], "size": pkg["size_a"]} for pkg in removed]
+    rows = [{"package": " ".join(part for part in (pkg.get("name") or "?", pkg.get("version_a") or "") if part),
+             "manager": pkg.get("manager") or "", "size": pkg.get("size_a") or 0} for pkg in removed]
     return sorted(rows, key=lambda row: (-row["size"], row["package"]))[:limit]
 
 
@@ -361,10 +361,6 @@ def summary_rows(doc: dict) -> list[tuple[str, str, str, str]]:
          _signed(delta["score"]) if delta and delta["score"] is not None else ""),
         ("build time", _seconds(o), _seconds(p), ""),
     ]
-
-
-def verdict_line(doc: dict) -> str:
-    return _verdict_line(doc)
 
 
 CHART_COLOURS = ("#c0504d", "#4f81bd")  # original, optimized
@@ -519,7 +515,7 @@ def _signed(value) -> str:
     return f"{value:+d}" if isinstance(value, int) else ""
 
 
-def _verdict_line(doc: dict) -> str:
+def verdict_line(doc: dict) -> str:
     verdict = doc["verdict"]
     if verdict["passed"]:
         return "verdict: PASS (within budget)"

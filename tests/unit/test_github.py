@@ -18,6 +18,7 @@ import pytest
 from buildopt import github
 from buildopt.errors import BadInput, ExitCode
 from buildopt.report.compare_report import COMMENT_MARKER
+from buildopt.units import format_size
 from tests.conftest import REPO
 from tests.fake_github import FakeGitHub, serve
 
@@ -452,3 +453,14 @@ def parse_github_output(text: str) -> dict[str, str]:
             key, value = line.split("=", 1)
             values[key] = value
     return values
+
+
+def test_the_comment_from_a_validated_report_lists_removed_packages_with_their_bytes(tmp_path):
+    """The comment workflow renders from the sanitized document: it must keep what the table shows
+    (tests/data/compare-report-paperflow.json, recorded from a real paperflow-worker compare)."""
+    doc = json.loads((REPO / "tests" / "data" / "compare-report-paperflow.json").read_text())
+    artifact = github.load_artifacts([write_artifact(tmp_path / "a", doc=doc)], HEAD_SHA)
+    comment = github.render_comment(artifact.entries, artifact.reports)
+    triton = next(p for p in doc["diff"]["packages"]["removed"] if p["name"] == "triton")
+    assert f"| triton {triton['version_a']} | {format_size(triton['size_a'])} |" in comment
+    assert "```mermaid" in comment
