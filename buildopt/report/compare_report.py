@@ -341,9 +341,15 @@ def changed_groups(doc: dict) -> list[dict]:
 
 def largest_removed(doc: dict, limit: int = 25) -> list[dict]:
     """Packages the optimized image no longer holds, with the bytes each took in the original."""
-    removed = ((doc.get("diff") or {}).get("packages") or {}).get("removed") or []
-    rows = [{"package": " ".join(part for part in (pkg.get("name") or "?", pkg.get("version_a") or "") if part),
-             "manager": pkg.get("manager") or "", "size": pkg.get("size_a") or 0} for pkg in removed]
+    return largest_packages(doc.get("diff"), "removed", limit)
+
+
+def largest_packages(diff: dict | None, change: str, limit: int) -> list[dict]:
+    """`change` "removed" (bytes and version in A) or "added" (in B): {package, manager, size}, largest first."""
+    side = "a" if change == "removed" else "b"
+    packages = ((diff or {}).get("packages") or {}).get(change) or []
+    rows = [{"package": " ".join(part for part in (pkg.get("name") or "?", pkg.get(f"version_{side}") or "") if part),
+             "manager": pkg.get("manager") or "", "size": pkg.get(f"size_{side}") or 0} for pkg in packages]
     return sorted(rows, key=lambda row: (-row["size"], row["package"]))[:limit]
 
 

@@ -54,7 +54,7 @@ def render_compare(doc: dict, profiles: dict) -> str:
                                            doc["variants"][name].get("wasted_bytes") or 0) for name in names])),
         "sides": sides,
         "removed": compare_report.largest_removed(doc),
-        "added": _largest_added(doc.get("diff")),
+        "added": compare_report.largest_packages(doc.get("diff"), "added", 15),
         "failures": verdict["failures"],
         "budgets": [(name, (doc["variants"][name].get("budget") or {}).get("checks") or []) for name in names],
         "vulns": _vulnerabilities(o, p),
@@ -103,7 +103,7 @@ def render_diff(diff, profile_a, profile_b) -> str:
                                           ("B", profile_b.groups, profile_b.wasted_bytes)])),
         "sides": _sides([("A", a["ref"], profile_a), ("B", b["ref"], profile_b)]),
         "removed": compare_report.largest_removed({"diff": data}),
-        "added": _largest_added(data),
+        "added": compare_report.largest_packages(data, "added", 15),
         "config_changes": data["config_changes"],
         "notes": data["notes"],
         "footer": f"buildopt {__version__} · diff schema {data['schema']}",
@@ -124,16 +124,9 @@ def _sides(variants: list[tuple[str, str, object]]) -> list[dict]:
             side["legend"] = [(node.key, node.label, node.size, COLOURS[node.key]) for node in root.children]
             side["size"] = profile.size
             side["files"] = len(profile.files)
-            side["layers"] = Markup(_layer_bars(profile, largest))
+            side["layers"] = Markup(_layer_bars(profile, largest, f"lb{index}"))
         sides.append(side)
     return sides
-
-
-def _largest_added(diff: dict | None, limit: int = 15) -> list[dict]:
-    added = ((diff or {}).get("packages") or {}).get("added") or []
-    rows = [{"package": " ".join(part for part in (pkg["name"], pkg.get("version_b") or "") if part),
-             "manager": pkg["manager"], "size": pkg["size_b"]} for pkg in added]
-    return sorted(rows, key=lambda row: (-row["size"], row["package"]))[:limit]
 
 
 def _delta_text(delta: int, base: int) -> str:
@@ -158,7 +151,7 @@ def _vulnerabilities(original: dict, optimized: dict) -> dict:
 
     def weight(entry):
         counters = entry[1]
-        worst = min((rank[s] for c in counters.values() for s in c), default=len(SEVERITIES))
+        worst = min((rank.get(s, len(SEVERITIES)) for c in counters.values() for s in c), default=len(SEVERITIES))
         return (worst, -sum(sum(c.values()) for c in counters.values()), entry[0])
 
     for (package, version), counters in sorted(by_package.items(), key=weight)[:40]:
@@ -209,13 +202,13 @@ def _group_bars(variants: list[tuple[str, dict, int]]) -> str:
     return "".join(out)
 
 
-def _layer_bars(profile, largest: int) -> str:
+def _layer_bars(profile, largest: int, prefix: str) -> str:
     """A bar per layer (one scale for both images); the part a later layer hides is hatched."""
     if not profile.layers:
         return ""
     row = 34
     width = BAR_WIDTH
-    hatch_id = f"lb-hatch-{abs(hash(profile.id)) % 10**8}"
+    hatch_id = f"{prefix}-hatch"
     out = [f'<svg class="layer-bars" viewBox="0 0 {width + 2} {row * len(profile.layers) + 4}" role="img" '
            f'aria-label="layers of {escape(profile.ref)}">', _HATCH.format(id=hatch_id, colour="#c0392b")]
     for index, layer in enumerate(profile.layers):
