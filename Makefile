@@ -7,7 +7,7 @@ DEMO_APP ?= examples/telegram-bot
 DEMO_OUT ?= build/demo
 FIXTURE_DB ?= build/trivy-fixture-cache
 
-.PHONY: setup venv test test-unit demo bench bench-seeds bench-realworld lint clean
+.PHONY: setup venv test test-unit demo bench bench-seeds bench-realworld bench-html lint clean
 
 setup:
 	bash scripts/setup-toolchain.sh all
@@ -38,6 +38,10 @@ bench-seeds: setup
 # Issue 13: compare on every buildable app of tests/corpus/realworld, table into docs/benchmarks.md (not in CI).
 bench-realworld: setup
 	$(PY) benchmarks/bench_realworld.py
+
+# Issue 15: what the HTML report adds to compare on paperflow-worker (slow, not in CI).
+bench-html: setup
+	$(PY) benchmarks/bench_html.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -177,7 +177,7 @@ def compare(
     context: Optional[Path] = typer.Option(None, "--context", help="Build context (default: the Dockerfile's directory)."),
     optimized: Optional[Path] = typer.Option(None, "--optimized", help="Optimized Dockerfile to compare (default: generated)."),
     output_dir: Path = typer.Option(Path("buildopt-report"), "--output-dir", help="Where reports, logs and the generated Dockerfile go."),
-    output_format: str = typer.Option("table", "--format", help="table, json or markdown (all are written to --output-dir)."),
+    output_format: str = typer.Option("table", "--format", help="table, json, markdown or html (all are written to --output-dir)."),
     budget: Optional[Path] = typer.Option(None, "--budget", help="TOML file with a [budget] table."),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="Baseline image, or a report.json saved from the base branch."),
     build_arg: list[str] = typer.Option([], "--build-arg", help="KEY=VALUE passed to both builds (repeatable)."),
@@ -207,9 +207,10 @@ def compare(
     from .errors import BadInput
     from .progress import StageProgress
     from .report import compare_report as report
+    from .report import html
 
-    if output_format not in ("table", "json", "markdown"):
-        raise BadInput(f"--format {output_format!r}: use table, json or markdown")
+    if output_format not in ("table", "json", "markdown", "html"):
+        raise BadInput(f"--format {output_format!r}: use table, json, markdown or html")
     options = CompareOptions(
         dockerfile=dockerfile, context=context, optimized=optimized, output_dir=output_dir, budget_file=budget,
         baseline=baseline, build_args=_key_values(build_arg, "--build-arg"), network=network, builder=builder,
@@ -222,13 +223,16 @@ def compare(
         result = run_compare(options, progress=progress.stage, on_build_line=progress.build_line)
     document = report.compare_document(result)
     markdown = report.render_markdown(document)
+    page = html.render_compare(document, {variant.name: variant.profile for variant in result.variants})
     write_outputs(result, {
         "report.json": lambda _: report.render_json(document),
         "report.md": lambda _: markdown,
         "report.sarif": lambda _: report.render_sarif(document),
+        "report.html": lambda _: page,
     })
     report.write_step_summary(markdown)
-    rendered = {"table": report.render_table, "json": report.render_json, "markdown": lambda doc: markdown}[output_format](document)
+    rendered = {"table": report.render_table, "json": report.render_json, "markdown": lambda doc: markdown,
+                "html": lambda doc: page}[output_format](document)
     typer.echo(rendered, nl=False)
     raise typer.Exit(int(result.exit_code))
 
@@ -270,7 +274,7 @@ def inspect_command(
 def diff_command(
     image_a: str = typer.Argument(..., help="First image (the before)."),
     image_b: str = typer.Argument(..., help="Second image (the after)."),
-    output_format: str = typer.Option("table", "--format", help="table, json or markdown."),
+    output_format: str = typer.Option("table", "--format", help="table, json, markdown or html (a self-contained page)."),
     reader: str = typer.Option("auto", "--reader", help="auto, overlay2 (layer dirs; root) or archive (docker save stream)."),
     compressed: bool = typer.Option(False, "--compressed", help="Also compare pushed (gzip -6) size estimates; CPU-heavy."),
 ) -> None:
@@ -278,21 +282,26 @@ def diff_command(
     from .diff import diff_profiles
     from .errors import BadInput
     from .inspect import connect, inspect_image
+    from .report import html
     from .report.diff_report import FORMATS, render_diff
 
-    if output_format not in FORMATS:
-        raise BadInput(f"--format {output_format!r}: use table, json or markdown")
+    if output_format not in (*FORMATS, "html"):
+        raise BadInput(f"--format {output_format!r}: use table, json, markdown or html")
     engine = connect()
     profile_a = inspect_image(image_a, reader, compressed=compressed, engine=engine)
     profile_b = inspect_image(image_b, reader, compressed=compressed, engine=engine)
-    typer.echo(render_diff(diff_profiles(profile_a, profile_b), output_format), nl=False)
+    diff = diff_profiles(profile_a, profile_b)
+    if output_format == "html":
+        typer.echo(html.render_diff(diff, profile_a, profile_b), nl=False)
+    else:
+        typer.echo(render_diff(diff, output_format), nl=False)
 
 
 # --- audit --------------------------------------------------------------------------------------------
 @app.command("audit")
 def audit_command(
     context: Optional[str] = typer.Option(None, "--context", help="Docker context to audit (default: DOCKER_HOST or the current one)."),
-    output_format: str = typer.Option("table", "--format", help="table, markdown or json (schema buildopt.audit/v1)."),
+    output_format: str = typer.Option("table", "--format", help="table, markdown, json (schema buildopt.audit/v1) or html."),
     min_size: str = typer.Option("0", "--min-size", help="Detail only images at least this big (e.g. 100MB); smaller ones are only counted."),
     fail_over: Optional[str] = typer.Option(None, "--fail-over", help="Exit 1 when a custom image is larger (e.g. 5GB)."),
     deep: Optional[bool] = typer.Option(None, "--deep/--no-deep", help="Read every image's files (any reader), or none. Default: custom images on a local overlay2 engine."),
@@ -310,12 +319,13 @@ def audit_command(
     from .audit import AuditOptions, apply_prune, run_audit
     from .errors import BadInput
     from .progress import StageProgress
-    from .report import audit_report
+    from .report import audit_report, html
     from .units import format_size, parse_size
 
-    renderers = {"table": audit_report.render_table, "markdown": audit_report.render_markdown, "json": audit_report.render_json}
+    renderers = {"table": audit_report.render_table, "markdown": audit_report.render_markdown, "json": audit_report.render_json,
+                 "html": html.render_audit}
     if output_format not in renderers:
-        raise BadInput(f"--format {output_format!r}: use table, markdown or json")
+        raise BadInput(f"--format {output_format!r}: use table, markdown, json or html")
     if output is not None and output.exists() and not force:
         raise BadInput(f"{output} exists (pass --force to overwrite)")
     if prune_dangling and not yes and not sys.stdin.isatty():

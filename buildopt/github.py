@@ -643,7 +643,7 @@ _REPORT_SPEC = {
                         "vulnerabilities": _Opt(_nullable({"fixed": [_VULN], "new": [_VULN]}))}),
     "attribution": [{"group": _Opt(str), "label": str, "original": int, "optimized": int, "delta": int}],
     "diff": _Opt(_nullable({"packages": _Opt(_nullable({"removed": _Opt([{
-        "name": _Opt(str), "version": _Opt(str), "size": _Opt(int)}])}))})),
+        "manager": _Opt(str), "name": _Opt(str), "version_a": _Opt(_nullable(str)), "size_a": _Opt(int)}])}))})),
     "findings": [{"rule": _Pattern(r"^[A-Za-z0-9_.-]{1,40}$"), "slug": str, "severity": _FINDING_SEVERITY,
                   "line": _nullable(int), "message": str, "fix": _nullable(str)}],
 }

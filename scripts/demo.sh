@@ -35,7 +35,10 @@ set +e
 code=$?
 set -e
 echo >&2
-echo "[demo] exit code $code (0 pass, 1 over budget, 3 build failed); reports: $OUT/report.{json,md,sarif}" >&2
+echo "[demo] exit code $code (0 pass, 1 over budget, 3 build failed); reports: $OUT/report.{json,md,sarif,html}" >&2
+if [ -f "$OUT/report.html" ]; then
+  echo "[demo] HTML report (opens from disk, no network): $(cd "$OUT" && pwd)/report.html" >&2
+fi
 # The demo's job is to show the report; a budget failure (1) is a result, not a demo failure.
 [ "$code" -le 1 ] || exit "$code"
 

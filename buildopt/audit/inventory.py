@@ -52,6 +52,13 @@ class ImageRecord:
         return "<none>"
 
     @property
+    def display(self) -> str:
+        """How reports name it: its first tag (and how many more), or its short id."""
+        if self.repo_tags:
+            return self.repo_tags[0] + (f" (+{len(self.repo_tags) - 1} tags)" if len(self.repo_tags) > 1 else "")
+        return self.short_id
+
+    @property
     def tags(self) -> list[str]:
         return [categories.parse_name(ref).tag for ref in self.repo_tags]
 

@@ -151,6 +151,7 @@ def profile_from_layers(ref: str, image: dict, config: dict, scans: list[LayerSc
         created=config.get("created", image.get("Created", "")),
         os_release=packages.os_release(contents),
         engine_size=image.get("Size"),
+        owners=found.owners,
     )
 
 

@@ -199,8 +199,7 @@ def build_tools(final: dict[str, tuple], packages: list[Package]) -> list[str]:
 
 # --- byte attribution ------------------------------------------------------------------------------------
 def attribute(final: dict[str, tuple], owners: dict[str, tuple[str, str]], models: list[ModelFile]) -> dict[str, int]:
-    """Every visible byte goes to one group, first match wins: model files, caches, the owning pip
-    package (CUDA wheels, triton, torch, other), the owning deb package (toolchain, other), other."""
+    """Every visible byte goes to one group (see file_group)."""
     model_paths = {model.path[1:] for model in models}
     memo: dict[str, str | None] = {}
     groups = {key: 0 for key in ("cuda_wheels", "triton", "torch", "python_packages", "model_files", "caches",
@@ -209,27 +208,25 @@ def attribute(final: dict[str, tuple], owners: dict[str, tuple[str, str]], model
         size = record[1]
         if record[0] != REG or not size:
             continue
-        if path in model_paths:
-            groups["model_files"] += size
-            continue
-        if _cache_of_file(path, memo) is not None:
-            groups["caches"] += size
-            continue
-        owner = owners.get(path)
-        if owner is None:
-            groups["other"] += size
-        elif owner[0] == "pip":
-            name = owner[1]
-            if name == "torch":
-                groups["torch"] += size
-            elif name == "triton" or name.startswith("pytorch-triton"):
-                groups["triton"] += size
-            elif is_cuda_wheel(name):
-                groups["cuda_wheels"] += size
-            else:
-                groups["python_packages"] += size
-        elif is_toolchain_deb(owner[1]):
-            groups["build_toolchain"] += size
-        else:
-            groups["system_packages"] += size
+        groups[file_group(path, owners.get(path), model_paths, memo)] += size
     return groups
+
+
+def file_group(path: str, owner: tuple[str, str] | None, model_paths: set[str], memo: dict[str, str | None]) -> str:
+    """The group of one file (relative path), first match wins: model files, caches, the owning pip package
+    (CUDA wheels, triton, torch, other), the owning deb package (toolchain, other), other. `memo` caches
+    the cache-dir test per directory across calls."""
+    if path in model_paths:
+        return "model_files"
+    if _cache_of_file(path, memo) is not None:
+        return "caches"
+    if owner is None:
+        return "other"
+    name = owner[1]
+    if owner[0] == "pip":
+        if name == "torch":
+            return "torch"
+        if name == "triton" or name.startswith("pytorch-triton"):
+            return "triton"
+        return "cuda_wheels" if is_cuda_wheel(name) else "python_packages"
+    return "build_toolchain" if is_toolchain_deb(name) else "system_packages"

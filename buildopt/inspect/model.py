@@ -134,6 +134,19 @@ GROUPS = {
     "system_packages": "other system packages",
     "other": "other files",
 }
+# Short names for charts and treemap labels, where the full label doesn't fit.
+GROUP_SHORT = {
+    "cuda_wheels": "CUDA wheels",
+    "triton": "triton",
+    "torch": "torch",
+    "python_packages": "Python packages",
+    "model_files": "model files",
+    "caches": "caches",
+    "build_toolchain": "build toolchain",
+    "system_packages": "system packages",
+    "other": "other files",
+    "hidden": "hidden copies",
+}
 
 
 @dataclass
@@ -164,6 +177,8 @@ class ImageProfile:
     compressed_size: int | None = None
     compressed_method: str | None = None
     duration_s: float = 0.0
+    # Relative path (no leading "/") -> (manager, name) of the package that lists it; see owner().
+    owners: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     @property
     def user(self) -> str:
@@ -180,6 +195,10 @@ class ImageProfile:
             if package.name == name and (manager is None or package.manager == manager):
                 return package
         return None
+
+    def owner(self, path: str) -> tuple[str, str] | None:
+        """(manager, name) of the package that lists this absolute path, None when none does."""
+        return self.owners.get(path[1:])
 
     def file(self, path: str) -> FileEntry | None:
         from bisect import bisect_left

@@ -15,6 +15,7 @@ import json
 from tabulate import tabulate
 
 from .. import __version__
+from ..audit import plan
 from ..audit.categories import LABELS
 from ..units import format_size
 
@@ -27,12 +28,6 @@ GROUP_TITLES = {
 CATEGORY_LABELS = LABELS  # custom-built, third-party, official/database
 VERDICT_LABELS = {"rebuild": "rebuild with the fixes", "ask-upstream": "ask upstream (draft below)",
                   "accept": "accept the size"}
-PLAN_TITLES = {
-    "P0": "P0 - now: the biggest gains",
-    "P1": "P1 - next",
-    "P2": "P2 - then: medium images, containers, upstream",
-    "P3": "P3 - security and hygiene",
-}
 SECURITY_CONTAINER_SLUGS = ("privileged", "docker-socket", "extra-capabilities", "port-all-interfaces", "host-network")
 
 
@@ -90,7 +85,7 @@ def audit_document(report) -> dict:
         "dangling": [{"id": d.record.id, "short_id": d.record.short_id, "size": d.record.size,
                       "unique_size": d.record.unique_size, "created": d.record.created, "last_step": d.last_step}
                      for d in report.dangling],
-        "dangling_command": f"{engine.docker_cli()} image prune -f",
+        "dangling_command": plan.prune_command(report),
         "backups": [{"tag": b.tag, "image_id": b.image_id, "created": b.created.isoformat().replace("+00:00", "Z"),
                      "size": b.size, "frees": b.frees, "held_by": list(b.held_by), "other_backups": list(b.other_backups),
                      "prune_command": f"{engine.docker_cli()} image rm {' '.join([b.tag, *b.other_backups])}"}
@@ -98,8 +93,8 @@ def audit_document(report) -> dict:
         "containers": containers,
         "fail_over": None if report.options.fail_over is None else {
             "limit": report.options.fail_over,
-            "failed": [{"name": _display(a.record), "size": a.record.size} for a in report.over_budget]
-            + [{"name": _display(r), "size": r.size} for r in report.over_budget_small],
+            "failed": [{"name": a.record.display, "size": a.record.size} for a in report.over_budget]
+            + [{"name": r.display, "size": r.size} for r in report.over_budget_small],
         },
         "prune": None if report.prune is None else {
             "removed": list(report.prune.removed), "freed": report.prune.freed,
@@ -107,7 +102,7 @@ def audit_document(report) -> dict:
         },
         "exit_code": 1 if report.failed else 0,
     }
-    doc["action_plan"] = _action_plan(doc)
+    doc["action_plan"] = [step.to_dict() for step in plan.action_plan(report)]
     return doc
 
 
@@ -115,7 +110,7 @@ def _image_doc(audit, containers: list[dict]) -> dict:
     record = audit.record
     own = [c for c in containers if c["image_id"] == record.id]
     return {
-        "id": record.id, "short_id": record.short_id, "name": record.name, "display": _display(record),
+        "id": record.id, "short_id": record.short_id, "name": record.name, "display": record.display,
         "tags": list(record.repo_tags), "repo_digests": list(record.repo_digests), "created": record.created,
         "size": record.size, "shared_size": record.shared_size, "unique_size": record.unique_size,
         "containers": audit.containers,
@@ -213,64 +208,6 @@ def _container_summary(containers: list[dict]) -> dict:
         "extra_capabilities": count(lambda c: bool(c["cap_add"])),
         "docker_socket": count(lambda c: any(m["docker_socket"] for m in c["mounts"])),
     }
-
-
-def _action_plan(doc: dict) -> list[dict]:
-    """Steps by priority, each with its gain; quick wins (dangling) first, as the second audit did."""
-    plan: dict[str, list[dict]] = {p: [] for p in ("P0", "P1", "P2", "P3")}
-    if doc["dangling"]:
-        plan["P0"].append({"what": f"Prune {_count(len(doc['dangling']), 'dangling image')}", "image": None,
-                           "actions": [f"`{doc['dangling_command']}`"], "gain": doc["summary"]["dangling"]["reclaimable"]})
-    for image in doc["images"]:
-        if image["category"] == "custom":
-            actions = _fix_lines(image)
-            # Image rebuilds worth planning; security-only fixes are grouped in the P3 "Security" step.
-            if image["savings"]["gain"] >= 10 * 1000**2 or (actions and image["priority"] in ("P0", "P1")):
-                plan[image["priority"]].append({
-                    "what": f"{image['display']}: {_short_plan(image)}", "image": image["display"],
-                    "actions": actions, "gain": image["savings"]["gain"]})
-        elif image["verdict"] == "ask-upstream":
-            plan["P2"].append({
-                "what": f"{image['display']}: open the upstream issue (draft in this report)", "image": image["display"],
-                "actions": [image["upstream"]["title"]] if image["upstream"] else [], "gain": 0})
-    containers = doc["containers"]
-    fixes = []
-    no_health = [c["name"] for c in containers if c["healthcheck"] == "none"]
-    no_limits = [c["name"] for c in containers if not c["memory_limit"]]
-    public = [c["name"] for c in containers if c["ports_all_interfaces"]]
-    dev_mounts = [c["name"] for c in containers if any(m["source_code"] for m in c["mounts"])]
-    if no_health:
-        fixes.append(f"add a healthcheck: {_names(no_health)}")
-    if no_limits:
-        fixes.append(f"set memory/CPU limits (deploy.resources.limits): {_names(no_limits)}")
-    if public:
-        fixes.append(f"publish on 127.0.0.1 behind the reverse proxy: {_names(public)}")
-    if dev_mounts:
-        fixes.append(f"remove dev-mode source mounts in production: {_names(dev_mounts)}")
-    if fixes:
-        plan["P2"].append({"what": "Containers: compose fixes", "image": None, "actions": fixes, "gain": 0})
-    security = []
-    root_images = [i["display"] for i in doc["images"] if i["category"] == "custom" and _has(i, "root-user")]
-    if root_images:
-        security.append(f"add a non-root USER: {_names(root_images)}")
-    privileged = [c["name"] for c in containers if c["privileged"] or c["cap_add"]]
-    if privileged:
-        security.append(f"drop privileged mode / added capabilities: {_names(privileged)}")
-    eol = [i["display"] for i in doc["images"] if _has(i, "eol-python")]
-    if eol:
-        security.append(f"move to a supported Python: {_names(eol)}")
-    security.append("scan images with trivy (`buildopt compare`, or `trivy image`): vulnerabilities and secrets "
-                    "are not measured by the audit")
-    plan["P3"].append({"what": "Security", "image": None, "actions": security, "gain": 0})
-    out, cumulative = [], 0
-    for priority, items in plan.items():
-        if not items:
-            continue
-        gain = sum(item["gain"] for item in items)
-        cumulative += gain
-        out.append({"priority": priority, "title": PLAN_TITLES[priority], "items": items, "gain": gain,
-                    "cumulative_gain": cumulative})
-    return out
 
 
 # --- renderers ------------------------------------------------------------------------------------------
@@ -376,7 +313,7 @@ def _immediate_priorities(doc: dict) -> list[str]:
         lines.append(f"{n}. ❌ **{_md(image['display'])}** ({format_size(image['size'])}): {_causes(image)} → "
                      f"-{format_size(image['savings']['gain'])}")
     if doc["dangling"]:
-        lines.append(f"{len(p0) + 1}. ⚠️ **{_count(len(doc['dangling']), 'dangling image')}** → "
+        lines.append(f"{len(p0) + 1}. ⚠️ **{plan.count(len(doc['dangling']), 'dangling image')}** → "
                      f"-{format_size(doc['summary']['dangling']['reclaimable'])} (`{doc['dangling_command']}`)")
     return lines + ["", "---", ""]
 
@@ -476,7 +413,7 @@ def _image_section(n: int, image: dict) -> list[str]:
             lines.append(f"   - `{_clip(item, 110)}`")
     lines += ["", "**💡 Recommendations:**", ""]
     if image["category"] == "custom":
-        fixes = _fix_lines(image)
+        fixes = plan.fix_lines((f["fix"], f["bytes"]) for f in image["findings"])
         lines += [f"{k}. {line}" for k, line in enumerate(fixes, 1)] or ["Nothing to change."]
     else:
         lines.append(f"Verdict: **{VERDICT_LABELS[image['verdict']]}**. "
@@ -553,7 +490,7 @@ def _security_section(doc: dict) -> list[str]:
         problems.append(f"**Images without a healthcheck:** {len(no_hc)}/{len(images)}")
     eol = [i["display"] for i in images if _has(i, "eol-python")]
     if eol:
-        problems.append(f"**End-of-life Python:** {_md(_names(eol))}")
+        problems.append(f"**End-of-life Python:** {_md(plan.names(eol))}")
     if c["total"]:
         if c["ports_all_interfaces"]:
             problems.append(f"**Ports published on all interfaces:** {c['ports_all_interfaces']}/{c['total']} containers")
@@ -600,7 +537,7 @@ def _dangling_section(doc: dict) -> list[str]:
     if not doc["dangling"]:
         return lines + ["None (`docker images -f dangling=true` is empty).", "", "---", ""]
     s = doc["summary"]["dangling"]
-    lines += [f"**{_count(len(doc['dangling']), 'image')} `<none>:<none>`** found:", "",
+    lines += [f"**{plan.count(len(doc['dangling']), 'image')} `<none>:<none>`** found:", "",
               "| Image ID | Size | Created | Last build step |", "|---|---|---|---|"]
     for image in doc["dangling"]:
         lines.append(f"| {image['short_id']} | {format_size(image['size'])} | {image['created'][:10]} | "
@@ -699,13 +636,11 @@ def _tail_lines(doc: dict) -> list[str]:
                      + ", ".join(f["name"] for f in doc["fail_over"]["failed"]))
     if doc["prune"]:
         prune = doc["prune"]
-        lines.append(f"\nPruned {_count(len(prune['removed']), 'dangling image')}, freed {format_size(prune['freed'])}"
+        lines.append(f"\nPruned {plan.count(len(prune['removed']), 'dangling image')}, freed {format_size(prune['freed'])}"
                      + (f"; kept {len(prune['kept'])}" if prune["kept"] else ""))
     return lines
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _title(doc: dict) -> str:
@@ -714,33 +649,10 @@ def _title(doc: dict) -> str:
     return f"buildopt audit: {engine['name']} ({where}), Docker {engine['version']}, {doc['duration_s']} s"
 
 
-def _display(record) -> str:
-    if record.repo_tags:
-        return record.repo_tags[0] + (f" (+{len(record.repo_tags) - 1} tags)" if len(record.repo_tags) > 1 else "")
-    return record.short_id
 
 
-def _fix_lines(image: dict) -> list[str]:
-    lines, seen = [], set()
-    for finding in image["findings"]:
-        if finding["fix"] in seen:
-            continue
-        seen.add(finding["fix"])
-        gain = f" (-{format_size(finding['bytes'])})" if finding["bytes"] else ""
-        lines.append(f"{finding['fix']}{gain}")
-    return lines
 
 
-def _short_plan(image: dict) -> str:
-    names = {"cuda-without-gpu": "CPU torch", "baked-model": "models in a volume", "build-toolchain": "multi-stage",
-             "heavy-runtime-package": "split heavy tools", "package-cache": "no caches", "hidden-copies": "clean in the same layer",
-             "root-user": "non-root user", "no-healthcheck": "healthcheck", "eol-python": "supported Python"}
-    parts = []
-    for finding in image["findings"]:
-        label = names.get(finding["slug"])
-        if label and label not in parts:
-            parts.append(label)
-    return " + ".join(parts[:4]) or "rebuild"
 
 
 def _causes(image: dict) -> str:
@@ -777,8 +689,6 @@ def _has(image: dict, slug: str) -> bool:
     return any(f["slug"] == slug for f in image["findings"])
 
 
-def _names(names: list[str], limit: int = 8) -> str:
-    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _limits_mark(image: dict) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from .. import __version__
+from ..inspect.model import GROUP_SHORT
 from ..units import format_size
 from .findings import sarif_level
 
@@ -38,6 +39,8 @@ def compare_document(result) -> dict:
         }
     findings = [_finding_doc(f) for f in getattr(result.analysis, "findings", [])]
     changes = [_change_doc(c) for c in getattr(result.optimization, "changes", [])] if result.optimization else []
+    # Filled by compare's build-verified fallback when it drops a change; absent from older results.
+    dropped = [_dropped_doc(c) for c in getattr(result, "dropped_changes", None) or []]
     failures = [
         {"variant": v.name, "key": c.key, "actual": c.actual, "limit": c.limit, "reason": c.reason}
         for v in result.variants if v.verdict for c in v.verdict.failures
@@ -60,6 +63,7 @@ def compare_document(result) -> dict:
         "diff": result.diff.to_dict() if result.diff is not None and hasattr(result.diff, "to_dict") else None,
         "findings": findings,
         "changes": changes,
+        "dropped_changes": dropped,
         "smoke_imports": result.smoke_imports,
         "timings": {
             "total_s": round(result.duration_s, 2),
@@ -180,6 +184,16 @@ def _change_doc(change) -> dict:
     }
 
 
+def _dropped_doc(change) -> dict:
+    """A change the fallback took back, and why; dicts and objects alike."""
+    get = change.get if isinstance(change, dict) else lambda key, default=None: getattr(change, key, default)
+    return {
+        "rules": list(get("rule_ids", None) or get("rules", None) or []),
+        "description": get("description", None) or str(change),
+        "reason": get("reason", None) or "",
+    }
+
+
 def _attribution(result) -> list[dict]:
     """Where the bytes went: visible bytes per group, before and after, largest change first."""
     a, b = result.original.profile, result.optimized.profile
@@ -249,7 +263,7 @@ def render_table(doc: dict) -> str:
     notes = _scan_notes(doc)
     if notes:
         text += "\n\n" + "\n".join(notes)
-    text += "\n\n" + _verdict_line(doc)
+    text += "\n\n" + verdict_line(doc)
     return text + "\n"
 
 
@@ -291,17 +305,18 @@ def render_markdown(doc: dict) -> str:
         if variant.get("build_error"):
             lines += [f"### ❌ The {name} build failed", "", f"`{_md(variant['build_error'])}`", "", "```",
                       *[line[:200] for line in variant["build_log_tail"][-15:]], "```", ""]
-    if doc["attribution"]:
-        lines += ["### Where the bytes went", "", "| group | original | optimized | change |", "|---|---:|---:|---:|"]
+    rows = changed_groups(doc)
+    if rows:
+        chart = mermaid_chart(rows)
+        lines += ["### Where the bytes went", "", *chart, *([""] if chart else []),
+                  "| group | original | optimized | change |", "|---|---:|---:|---:|"]
         lines += [f"| {_md(row['label'])} | {format_size(row['original'])} | {format_size(row['optimized'])} | "
-                  f"{format_size(row['delta'], signed=True)} |" for row in doc["attribution"] if row["delta"]]
+                  f"{format_size(row['delta'], signed=True)} |" for row in rows]
         lines.append("")
-    packages = (doc.get("diff") or {}).get("packages") or {}
-    removed = packages.get("removed") or []
+    removed = largest_removed(doc)
     if removed:
         lines += ["<details><summary>Largest packages removed</summary>", "", "| package | size |", "|---|---:|"]
-        lines += [f"| {_md(pkg.get('name', '?'))} {_md(pkg.get('version', ''))} | {format_size(pkg.get('size', 0))} |"
-                  for pkg in sorted(removed, key=lambda pkg: -pkg.get("size", 0))[:25]]
+        lines += [f"| {_md(pkg['package'])} | {format_size(pkg['size'])} |" for pkg in removed]
         lines += ["", "</details>", ""]
     vuln_delta = (doc.get("delta") or {}).get("vulnerabilities")
     if vuln_delta and (vuln_delta["fixed"] or vuln_delta["new"]):
@@ -316,6 +331,85 @@ def render_markdown(doc: dict) -> str:
         lines += ["", "</details>", ""]
     lines.append(f"<sub>buildopt {doc['buildopt_version']} · report schema {doc['schema']}</sub>")
     return _fit("\n".join(lines) + "\n")
+
+
+# --- parts the markdown and the HTML report share, so they show the same figures --------------------------
+def changed_groups(doc: dict) -> list[dict]:
+    """"Where the bytes went": the attribution rows whose bytes changed, largest loss first."""
+    return [row for row in doc["attribution"] if row["delta"]]
+
+
+def largest_removed(doc: dict, limit: int = 25) -> list[dict]:
+    """Packages the optimized image no longer holds, with the bytes each took in the original."""
+    return largest_packages(doc.get("diff"), "removed", limit)
+
+
+def largest_packages(diff: dict | None, change: str, limit: int) -> list[dict]:
+    """`change` "removed" (bytes and version in A) or "added" (in B): {package, manager, size}, largest first."""
+    side = "a" if change == "removed" else "b"
+    packages = ((diff or {}).get("packages") or {}).get(change) or []
+    rows = [{"package": " ".join(part for part in (pkg.get("name") or "?", pkg.get(f"version_{side}") or "") if part),
+             "manager": pkg.get("manager") or "", "size": pkg.get(f"size_{side}") or 0} for pkg in packages]
+    return sorted(rows, key=lambda row: (-row["size"], row["package"]))[:limit]
+
+
+def summary_rows(doc: dict) -> list[tuple[str, str, str, str]]:
+    """The comment's first table: (row, original, optimized, change)."""
+    o, p = doc["variants"]["original"], doc["variants"]["optimized"]
+    delta = doc["delta"]
+    return [
+        ("size", _size(o), _size(p), _delta_size(doc)),
+        ("layers", str(o.get("layers") or "-"), str(p.get("layers") or "-"), _signed(delta["layers"]) if delta else ""),
+        ("user", str(o.get("user", "-")), str(p.get("user", "-")), ""),
+        ("vulnerabilities C/H/M/L", _vulns(o), _vulns(p), ""),
+        ("smoke tests", _smoke(o), _smoke(p), ""),
+        ("security score", _score(o), _score(p),
+         _signed(delta["score"]) if delta and delta["score"] is not None else ""),
+        ("build time", _seconds(o), _seconds(p), ""),
+    ]
+
+
+CHART_COLOURS = ("#c0504d", "#4f81bd")  # original, optimized
+
+
+def mermaid_chart(rows: list[dict]) -> list[str]:
+    """A mermaid bar chart of the rows' bytes, original and optimized, that GitHub draws in the comment.
+
+    Mermaid's xychart draws a second bar series over the first, not beside it: the original is drawn
+    first and the optimized in front of it. The table under the chart holds the same figures as text.
+    """
+    # Only the groups buildopt names: nothing from the (possibly untrusted) document goes inside the fence.
+    rows = [row for row in rows if row.get("group") in GROUP_SHORT]
+    if not rows:
+        return []
+    largest = max(max(row["original"], row["optimized"]) for row in rows) or 1
+    unit, scale, digits = ("GB", 1000**3, 2) if largest >= 1000**3 else ("MB", 1000**2, 1)
+
+    def values(key: str) -> str:
+        return ", ".join(f"{row[key] / scale:.{digits}f}" for row in rows)
+
+    labels = ", ".join(f'"{GROUP_SHORT[row["group"]]}"' for row in rows)
+    palette = ", ".join(CHART_COLOURS)
+    return [
+        "```mermaid",
+        '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "' + palette + '"}}}}%%',
+        "xychart-beta",
+        f'    title "Size by group in {unit}: original (red), optimized (blue, in front)"',
+        f"    x-axis [{labels}]",
+        f'    y-axis "{unit}" 0 --> {_axis_top(largest / scale)}',
+        f"    bar [{values('original')}]",
+        f"    bar [{values('optimized')}]",
+        "```",
+    ]
+
+
+def _axis_top(value: float) -> str:
+    """A round number a little above value, for the chart's y axis."""
+    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000):
+        if value / step <= 10:
+            top = (int(value / step) + 1) * step
+            return f"{top:g}"
+    return f"{value * 1.1:.0f}"
 
 
 def render_sarif(doc: dict) -> str:
@@ -427,7 +521,7 @@ def _signed(value) -> str:
     return f"{value:+d}" if isinstance(value, int) else ""
 
 
-def _verdict_line(doc: dict) -> str:
+def verdict_line(doc: dict) -> str:
     verdict = doc["verdict"]
     if verdict["passed"]:
         return "verdict: PASS (within budget)"

@@ -30,6 +30,9 @@ from pathlib import Path
 import pytest
 
 from buildopt.audit import AuditOptions, run_audit
+from markupsafe import escape
+
+from buildopt.report import html
 from buildopt.report.audit_report import audit_document, render_markdown, render_table
 from tests.conftest import BASE_IMAGE, SESSION_ID, TEST_REPO_PREFIX, require
 
@@ -288,6 +291,14 @@ def test_report_formats_follow_the_audits(main_report, images):
     assert f"| **{images['cuda']}** |" in markdown
     table = render_table(doc)
     assert images["cuda"] in table and "potential gain" in table
+    # The HTML renders the plan audit/plan.py computed, the same the markdown lists.
+    page = html.render_audit(doc)
+    for step in doc["action_plan"]:
+        assert f'data-priority="{step["priority"]}"' in page and f"### {step['title']}" in markdown
+        for item in step["items"]:
+            assert escape(item["what"]) in page and item["what"] in markdown
+    assert '<section class="plan-step" data-priority="P0">' in page
+    assert escape(images["cuda"]) in page and 'id="container-table"' in page
 
 
 def test_fail_over_exit_code(images):

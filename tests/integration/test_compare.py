@@ -77,9 +77,11 @@ def test_planted_vulnerabilities_reported_where_the_packages_are(tight):
 def test_reports_written_and_nothing_left_behind(tight, tmp_path_factory):
     _, report = tight
     out = Path(report["variants"]["original"]["build_log"]).parent
-    for name in ("report.json", "report.md", "report.sarif", "Dockerfile.optimized", "build-original.log", "build-optimized.log"):
+    for name in ("report.json", "report.md", "report.sarif", "report.html", "Dockerfile.optimized", "build-original.log",
+                 "build-optimized.log"):
         assert (out / name).is_file(), name
     assert "<!-- buildopt-compare-report -->" in (out / "report.md").read_text()
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert json.loads((out / "report.sarif").read_text())["version"] == "2.1.0"
     assert leftovers() == ([], [])
 

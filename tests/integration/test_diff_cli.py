@@ -73,6 +73,18 @@ def test_diff_text_formats(original_image, optimized_image, fmt):  # noqa: F811
         assert needle in result.stdout, needle
 
 
+def test_diff_html_page(diff_json, original_image, optimized_image):  # noqa: F811
+    result = buildopt("diff", original_image, optimized_image, "--format", "html")
+    assert result.returncode == 0, result.stderr
+    page = result.stdout
+    assert page.startswith("<!DOCTYPE html>") and page.count('<section class="treemap"') == 2
+    for side, key in (("a", "original"), ("b", "optimized")):
+        root = page.split(f'<section class="treemap" data-side="{"AB"[side == "b"]}">', 1)[1].split("</svg>", 1)[0]
+        total = int(root.split('data-bytes="', 1)[1].split('"', 1)[0])
+        assert total == diff_json[side]["size"], key
+    assert "nvidia-cublas-cu12" in page and 'id="packages-removed"' in page
+
+
 def test_archive_reader_gives_the_same_diff(diff_json, original_image, optimized_image):  # noqa: F811
     result = buildopt("diff", original_image, optimized_image, "--format", "json", "--reader", "archive")
     assert result.returncode == 0, result.stderr

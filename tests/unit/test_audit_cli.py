@@ -19,7 +19,7 @@ def run_audit_cli(*args: str, env: dict | None = None) -> subprocess.CompletedPr
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--format", "xml"], "--format 'xml': use table, markdown or json"),
+    (["--format", "xml"], "--format 'xml': use table, markdown, json or html"),
     (["--min-size", "12QB"], "invalid size '12QB'"),
     (["--fail-over", "big"], "invalid size 'big'"),
     (["--prune-dangling"], "pass --yes to confirm"),  # stdin is not a terminal here

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from buildopt import github
 from buildopt.errors import BadInput, ExitCode
 from buildopt.report.compare_report import COMMENT_MARKER
+from buildopt.units import format_size
 from tests.conftest import REPO
 from tests.fake_github import FakeGitHub, serve
 
@@ -308,7 +310,10 @@ def test_untrusted_strings_are_made_inert_in_the_comment(tmp_path):
     assert "](https://evil" not in comment and "![x]" not in comment
     assert "@org" not in comment and "@maintainer" not in comment and "@\u2060org/admins" in comment
     assert "\u202e" not in comment
-    lines = comment.splitlines()
+    # The bytes chart's fence holds only buildopt's own group names and numbers (compare_report.mermaid_chart).
+    chart = re.search(r"```mermaid\n(.*?)\n```\n", comment, re.S)
+    assert chart and "evil" not in chart.group(1) and "@" not in chart.group(1)
+    lines = comment.replace(chart.group(0), "").splitlines()
     fences = [i for i, line in enumerate(lines) if line.startswith("```")]
     assert len(fences) == 2, "only the renderer's own fence around the build log: the log's ``` can't close it"
     # Raw HTML from the report only ever appears inside that fence, where GitHub shows it as text.
@@ -448,3 +453,14 @@ def parse_github_output(text: str) -> dict[str, str]:
             key, value = line.split("=", 1)
             values[key] = value
     return values
+
+
+def test_the_comment_from_a_validated_report_lists_removed_packages_with_their_bytes(tmp_path):
+    """The comment workflow renders from the sanitized document: it must keep what the table shows
+    (tests/data/compare-report-paperflow.json, recorded from a real paperflow-worker compare)."""
+    doc = json.loads((REPO / "tests" / "data" / "compare-report-paperflow.json").read_text())
+    artifact = github.load_artifacts([write_artifact(tmp_path / "a", doc=doc)], HEAD_SHA)
+    comment = github.render_comment(artifact.entries, artifact.reports)
+    triton = next(p for p in doc["diff"]["packages"]["removed"] if p["name"] == "triton")
+    assert f"| triton {triton['version_a']} | {format_size(triton['size_a'])} |" in comment
+    assert "```mermaid" in comment
