@@ -69,7 +69,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 RUN find /opt/venv -type d -name tests -path '*/site-packages/*' -prune -exec rm -rf {} + \\
     && rm -f /opt/venv/bin/activate /opt/venv/bin/activate.csh /opt/venv/bin/activate.fish /opt/venv/bin/Activate.ps1 \\
     && rm -rf /opt/venv/lib/python*/site-packages/pip /opt/venv/lib/python*/site-packages/pip-*.dist-info /opt/venv/bin/pip /opt/venv/bin/pip3* \\
-    && if ! grep -qsi '^Requires-Dist: *setuptools' /opt/venv/lib/python*/site-packages/*.dist-info/METADATA; then \\
+    && if ! grep -hsi '^Requires-Dist: *setuptools' /opt/venv/lib/python*/site-packages/*.dist-info/METADATA | grep -qv 'extra *=='; then \\
         rm -rf /opt/venv/lib/python*/site-packages/setuptools /opt/venv/lib/python*/site-packages/setuptools-*.dist-info \\
             /opt/venv/lib/python*/site-packages/pkg_resources /opt/venv/lib/python*/site-packages/_distutils_hack \\
             /opt/venv/lib/python*/site-packages/distutils-precedence.pth; \\
