@@ -179,7 +179,8 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
             if runner is not None:
                 result.smoke_imports = _align_smoke(runner, result, smoke_spec)
             first_failure = _failure_of(result.optimized, result.original.smoke)
-            if optimization is not None and first_failure is not None and result.original.built and not options.no_fallback:
+            if (optimization is not None and optimization.mode != "unchanged" and first_failure is not None
+                    and result.original.built and not options.no_fallback):
                 fallback_started = time.monotonic()
                 attempts = _Attempts(options, context, dockerfile_path, runner, smoke_spec, reference, temp_tags, run_id,
                                      on_build_line)
@@ -597,6 +598,7 @@ def _temporary_images(keep: bool):
 
 def _remove_tags(tags: list[str]) -> None:
     from python_on_whales import docker
+    from python_on_whales.client_config import ClientNotFoundError
     from python_on_whales.exceptions import DockerException
 
     for tag in tags:
@@ -604,6 +606,8 @@ def _remove_tags(tags: list[str]) -> None:
             docker.image.remove(tag, force=True, prune=True)
         except DockerException:
             pass  # never built, or already gone
+        except ClientNotFoundError:
+            return  # no docker CLI: nothing was built (the environment error is already on its way)
 
 
 @contextmanager

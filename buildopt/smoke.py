@@ -40,12 +40,18 @@ CONTAINER_PREFIX = "buildopt-smoke"
 # Only the packaging toolchain is left out: it says nothing about the app. A distribution that the other
 # variant lacks (a venv doesn't see the system's) is dropped later by `shared_imports`.
 _PROBE = r"""
-import importlib, importlib.metadata as md, json, os, re, sys, time
+import importlib, importlib.metadata as md, importlib.util, json, os, re, sys, time
 request = json.loads(sys.argv[1])
 SKIP = {"pip", "setuptools", "wheel", "pkg_resources", "_distutils_hack", "distutils-precedence"}
 
 def canonical(name):
     return re.sub(r"[-_.]+", "-", (name or "").lower())
+
+def present(name):  # top_level.txt can name modules that aren't there (Debian's setuptools lists "debian")
+    try:
+        return importlib.util.find_spec(name) is not None
+    except Exception:
+        return True
 
 def discover():
     modules, dists = {}, set()
@@ -64,7 +70,8 @@ def discover():
                     names.append(parts[0])
         for name in names:
             if name and name.isidentifier() and not name.startswith("_") and name not in SKIP and not name.startswith("test"):
-                modules.setdefault(name, dist_name)
+                if name not in modules and present(name):
+                    modules[name] = dist_name
     return dict(sorted(modules.items())), sorted(dists)
 
 modules, dists = discover() if request["discover"] else ({}, [])
