@@ -311,8 +311,8 @@ def _failure_of(variant: Variant, reference: SmokeResult | None) -> Failure | No
     if not variant.built:
         step = variant.build.failed_step
         if step is None:
-            return Failure("build", "build failed", variant.build.error or "unknown error", ("build",))
-        return Failure("build", f"build failed at step {step.step}", str(step), ("build", step.step))
+            return Failure("build", "build failed", variant.build.error or "unknown error")
+        return Failure("build", f"build failed at step {step.step}", str(step))
     if reference is None or variant.smoke is None:
         return None
     return _smoke_failure(regressions(reference, variant.smoke))
@@ -324,7 +324,7 @@ def _smoke_failure(failed: list[SmokeCheck]) -> Failure | None:
     names = ", ".join(f"{check.kind} `{check.name[:80]}`" for check in failed[:3]) + (" ..." if len(failed) > 3 else "")
     summary = f"smoke check {names} fails (passes in the original)" if len(failed) == 1 else \
         f"{len(failed)} smoke checks fail that pass in the original: {names}"
-    return Failure("smoke", summary, failed[0].detail[:400], tuple(f"{c.kind}:{c.name}" for c in failed))
+    return Failure("smoke", summary, failed[0].detail[:400])
 
 
 class _Attempts:

@@ -36,7 +36,6 @@ class Failure:
     kind: str  # "build" | "smoke"
     summary: str  # "build failed at step [runtime 7/8] RUN sh check.sh" | "smoke check start `ENTRYPOINT/CMD` failed"
     evidence: str  # the failing step's last output line, or the failing check's detail
-    signature: tuple[str, ...] = ()  # what failed (step or check names), without timings
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "summary": self.summary, "evidence": self.evidence}
@@ -266,7 +265,7 @@ def search(first: OptimizationResult, variant_for: VariantFor, try_variant: TryV
     except _OutOfAttempts:
         result.exhausted = True
         best = max(state.passing, key=lambda variant: (variant.mode == "rewritten", len(variant.keys)), default=None)
-        result.optimization = best or variant_for(frozenset({REWRITE_KEY, *first.keys, *variant_for(frozenset({REWRITE_KEY})).keys}))
+        result.optimization = best or _as_written(variant_for)
         kept = set(result.optimization.keys)
         known = {item.key for item in state.dropped}
         for key in first.keys:
@@ -275,6 +274,12 @@ def search(first: OptimizationResult, variant_for: VariantFor, try_variant: TryV
                                               "rewrite" if first.mode == "rewritten" else "in-place", []))
         say(f"fallback: stopped after {max_attempts} attempts; keeping the best variant that passed")
     return _done(result, state, started)
+
+
+def _as_written(variant_for: VariantFor) -> OptimizationResult:
+    """The Dockerfile as written: no rewrite, and none of the in-place fixes."""
+    in_place_keys = variant_for(frozenset({REWRITE_KEY})).keys
+    return variant_for(frozenset({REWRITE_KEY, *in_place_keys}))
 
 
 def _done(result: FallbackResult, state: _Search, started: float) -> FallbackResult:
