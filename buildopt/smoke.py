@@ -323,12 +323,12 @@ def observe_start(runner: ContainerRunner, image: str, spec: SmokeSpec, window_s
     if config is None:
         config = runner.client.images.get(image).attrs.get("Config", {}) or {}
     command = shlex.join([*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]) or "(none)"
-    started = time.monotonic()
     try:
         container = runner.run(image, None, spec=spec, network=spec.start_network, detach_for_probe=True)
     except Exception as err:  # no ENTRYPOINT/CMD, or one that isn't in the image
         message = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         return StartObservation(command, None, 0.0, error=message)
+    started = time.monotonic()  # from the start of the process: creating the container is not its time
     try:
         try:
             code = container.wait(timeout=window_s).get("StatusCode", -1)

@@ -16,7 +16,7 @@ WINDOW = 3.0
 CMDS = {
     "stays-up": '["python3", "-c", "import time; print(\'ready\', flush=True); time.sleep(600)"]',
     "denied-exit": '["sh", "-c", "echo \\"PermissionError: [Errno 13] Permission denied: \'/data/app\'\\" >&2; exit 1"]',
-    "no-broker": '["python3", "-c", "import sys; sys.exit(\'cannot connect to redis://broker:6379\')"]',
+    "no-broker": '["sh", "-c", "echo \'cannot connect to redis://broker:6379\' >&2; exit 1"]',
     "no-database": '["sh", "-c", "echo \'could not connect to server: Connection refused\' >&2; exit 1"]',
     "up-but-denied": '["sh", "-c", "echo \'cannot open /var/log/app.log: Permission denied\'; exec sleep 600"]',
 }
@@ -25,13 +25,15 @@ CMDS = {
 @pytest.fixture(scope="module")
 def started(build_image) -> dict:
     """Each image's smoke result (imports off, the start watched for WINDOW seconds), and the runner."""
+    from concurrent.futures import ThreadPoolExecutor
+
     runner = ContainerRunner()
     spec = SmokeSpec(auto_imports=False, start_window_s=WINDOW, timeout_s=60)
-    results = {}
+    images = {name: build_image(f"FROM {BASE_IMAGE}\nCMD {cmd}\n", name=f"start-{name}") for name, cmd in CMDS.items()}
     try:
-        for name, cmd in CMDS.items():
-            image = build_image(f"FROM {BASE_IMAGE}\nCMD {cmd}\n", name=f"start-{name}")
-            results[name] = run_smoke(runner, image, spec, [])
+        with ThreadPoolExecutor(max_workers=len(images)) as pool:
+            futures = {name: pool.submit(run_smoke, runner, image, spec, []) for name, image in images.items()}
+            results = {name: future.result() for name, future in futures.items()}
         yield runner, spec, results
     finally:
         runner.cleanup()
