@@ -7,6 +7,7 @@ and the log tail, and the caller decides the exit code (3).
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -47,6 +48,19 @@ class BuildResult:
     image_id: str | None = None
     error: str | None = None
     log_tail: list[str] = field(default_factory=list)
+    failed_step: FailedStep | None = None  # the step that failed and its last output line, from the log
+
+
+@dataclass(frozen=True)
+class FailedStep:
+    step: str  # BuildKit's name for it: "[runtime 7/8] RUN sh scripts/verify-deps.sh"
+    message: str  # the step's last output line (its error), or BuildKit's error when it printed nothing
+    exit_code: int | None = None
+    line: int | None = None  # the Dockerfile line BuildKit points at
+
+    def __str__(self) -> str:
+        code = f" (exit code {self.exit_code})" if self.exit_code is not None else ""
+        return f"{self.message}{code}"
 
 
 LineCallback = Callable[[str, str], None]  # (variant name, log line)
@@ -100,7 +114,8 @@ def build_one(request: BuildRequest, on_line: LineCallback | None = None) -> Bui
             log.write(f"\n[buildopt] build failed: {error}\n")
     duration = time.monotonic() - started
     if error:
-        return BuildResult(request.name, request.tag, False, duration, request.log_path, error=error, log_tail=list(tail))
+        return BuildResult(request.name, request.tag, False, duration, request.log_path, error=error, log_tail=list(tail),
+                           failed_step=failed_step(request.log_path.read_text(encoding="utf-8", errors="replace")))
     image_id = docker.image.inspect(request.tag).id
     return BuildResult(request.name, request.tag, True, duration, request.log_path, image_id=image_id, log_tail=list(tail))
 
@@ -122,6 +137,38 @@ def require_buildx() -> None:
 def _kv(text: str) -> dict[str, str]:
     """`type=local,src=/tmp/cache` -> {"type": "local", "src": "/tmp/cache"} as python-on-whales expects."""
     return dict(part.split("=", 1) for part in text.split(",") if "=" in part)
+
+
+_HEADER = re.compile(r"^#(\d+) (\[.+)$")
+_OUTPUT = re.compile(r"^#(\d+) \d+\.\d+ (.*)$")
+_ERROR = re.compile(r"^#(\d+) ERROR: (.*)$")
+_WHERE = re.compile(r"^\S+:(\d+)$")
+
+
+def failed_step(log: str) -> FailedStep | None:
+    """The step that failed in a BuildKit plain-progress log, with its last output line."""
+    headers: dict[str, str] = {}
+    last_output: dict[str, str] = {}
+    failed: tuple[str, str] | None = None
+    line_number = None
+    for line in log.splitlines():
+        line = line.rstrip()
+        if match := _ERROR.match(line):
+            failed = failed or (match.group(1), match.group(2))
+        elif match := _OUTPUT.match(line):
+            if match.group(2).strip():
+                last_output[match.group(1)] = match.group(2).strip()
+        elif match := _HEADER.match(line):
+            headers.setdefault(match.group(1), match.group(2).strip())
+        elif failed and line_number is None and (match := _WHERE.match(line)):
+            line_number = int(match.group(1))
+    if failed is None:
+        return None
+    step_id, error = failed
+    code = re.search(r"exit code: (\d+)", error)
+    message = last_output.get(step_id) or error
+    return FailedStep(headers.get(step_id, f"step #{step_id}")[:200], message[:300], int(code.group(1)) if code else None,
+                      line_number)
 
 
 def _failure_reason(err: Exception, tail: list[str]) -> str:

@@ -198,8 +198,15 @@ def compare(
                                          "packages (site-packages, /usr/lib, /usr/share...); slower on ML images."),
     keep_images: bool = typer.Option(False, "--keep-images", help="Keep the built images (tagged buildopt-tmp/...)."),
     python: Optional[str] = typer.Option(None, "--python", help="Move the optimized variant to this Python (e.g. 3.12)."),
+    no_fallback: bool = typer.Option(False, "--no-fallback", help="Keep the optimized variant even when it fails to "
+                                     "build (exit 3) or fails a smoke check the original passes; by default compare "
+                                     "finds the changes that break it, drops them and rebuilds."),
 ) -> None:
     """Build the Dockerfile and its optimized variant, scan, smoke-test and diff them, and judge the budget.
+
+    When the generated optimized variant fails to build, or fails a smoke check that passes in the original,
+    compare drops the changes that cause it (delta debugging over the change keys) and keeps the variant that
+    passes; report.json's `fallback` says what was dropped and why.
 
     Exit codes: 0 pass, 1 budget failed, 2 bad input, 3 build failed, 4 environment missing.
     """
@@ -217,7 +224,7 @@ def compare(
         platform=platform, cache_from=cache_from, cache_to=cache_to, no_cache=no_cache, trivy_cache_dir=trivy_cache_dir,
         db_repository=db_repository, offline=offline, no_scan=no_scan, no_smoke=no_smoke,
         severities=[s.upper() for s in severity], ignore_file=ignore_file, keep_images=keep_images, python=python,
-        package_secrets=package_secrets,
+        package_secrets=package_secrets, no_fallback=no_fallback,
     )
     with StageProgress() as progress:
         result = run_compare(options, progress=progress.stage, on_build_line=progress.build_line)

@@ -1,15 +1,21 @@
-"""The compare pipeline: analyze → optimize → build both → inspect, scan, smoke → diff → budget.
+"""The compare pipeline: analyze → optimize → build both → inspect, scan, smoke → [fallback] → diff → budget.
 
 `buildopt compare` and the PR gate both run this. It returns a `CompareResult`; rendering is the
 report stage's job. Temporary image tags and containers are removed at the end, on error and on
 Ctrl-C (SIGINT/SIGTERM), unless `keep_images` is set.
+
+When the generated optimized variant fails to build, or fails a smoke check that passes in the original,
+the fallback (buildopt/fallback.py) finds and drops the changes that cause it, building each candidate here
+(`_Attempts`: temporary tags, the same smoke checks), and the variant that passed replaces the first one.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import signal
+import tempfile
 import threading
 import time
 import uuid
@@ -23,17 +29,10 @@ from .budget import ImageFacts, Verdict, judge, parse_budgets
 from .build import BuildRequest, BuildResult, build_one, require_buildx
 from .engine import run_labels
 from .errors import BadInput, ExitCode
+from .fallback import Failure, FallbackResult
 from .score import SecurityFacts, SecurityScore, security_score
-from .smoke import (
-    ContainerRunner,
-    SmokeResult,
-    SmokeSpec,
-    align_imports,
-    run_smoke,
-    same_output_checks,
-    shared_imports,
-    spec_from_config,
-)
+from .smoke import (ContainerRunner, SmokeCheck, SmokeResult, SmokeSpec, align_imports, regressions, run_smoke,
+                    same_output_checks, same_start, shared_imports, spec_from_config)
 
 TEMP_REPO = "buildopt-tmp"
 REPORT_SCHEMA = "buildopt.compare/v1"
@@ -65,6 +64,7 @@ class CompareOptions:
     ignore_file: Path | None = None
     package_secrets: bool = False
     smoke_timeout_s: float | None = None
+    no_fallback: bool = False  # a failing optimized variant stays as it is (a failed build exits 3)
 
 
 @dataclass
@@ -76,6 +76,7 @@ class Variant:
     scan: object | None = None  # scan.ScanResult
     scan_error: str | None = None
     smoke: SmokeResult | None = None
+    smoke_spec: SmokeSpec | None = None  # the checks this variant is held to
     score: SecurityScore | None = None
     verdict: Verdict | None = None
     timings: dict[str, float] = field(default_factory=dict)  # inspect_s, scan_s, smoke_s
@@ -98,7 +99,9 @@ class CompareResult:
     smoke_imports: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     overhead_s: float = 0.0  # wall-clock seconds outside the builds' window (work overlapping a build is hidden)
+    fallback_s: float = 0.0  # the fallback search and the final variant's build and checks (not in overhead_s)
     stage_timings: dict[str, dict[str, float]] = field(default_factory=dict)  # variant -> its stage durations
+    fallback: FallbackResult | None = None  # None: not run (--no-fallback, --optimized, or nothing failed)
 
     @property
     def variants(self) -> list[Variant]:
@@ -156,6 +159,8 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
         optimized_path = paths.dockerfile
 
     result = CompareResult(options, analysis, optimization, Variant("original", dockerfile_path), Variant("optimized", optimized_path))
+    result.original.smoke_spec = smoke_spec
+    result.optimized.smoke_spec = _optimized_spec(smoke_spec, optimization)
     scan_options = _scan_options(options)
     if scan_options is not None:
         _scan_preflight(scan_options)  # a missing trivy or offline DB fails before minutes of building
@@ -168,14 +173,27 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
         temp_tags.extend(request.tag for request in requests)
         runner = ContainerRunner(run_id) if not options.no_smoke else None
         say("building both variants with buildx")
-        build_window = _run_variants(result.variants, requests, scan_options, runner, smoke_spec, say, on_build_line)
-        result.stage_timings = {variant.name: variant.timings for variant in result.variants}
+        build_window = _run_variants(result.variants, requests, scan_options, runner, say, on_build_line)
         try:
+            # The original's own checks, before the alignment narrows its imports to the optimized variant's.
+            reference = copy.deepcopy(result.original.smoke)
             if runner is not None:
                 result.smoke_imports = _align_smoke(runner, result, smoke_spec)
+            first_failure = _failure_of(result.optimized, result.original.smoke)
+            if (optimization is not None and optimization.mode != "unchanged" and first_failure is not None
+                    and result.original.built and not options.no_fallback):
+                fallback_started = time.monotonic()
+                attempts = _Attempts(options, context, dockerfile_path, runner, smoke_spec, reference, temp_tags, run_id,
+                                     on_build_line)
+                result.fallback = _fall_back(result, parsed, analysis, first_failure, attempts, say)
+                if result.fallback.optimization is not optimization:
+                    _rebuild_final(result, requests[1], paths, temp_tags, scan_options, runner, reference, smoke_spec, say,
+                                   on_build_line)
+                result.fallback_s = time.monotonic() - fallback_started
         finally:
             if runner is not None:
                 runner.cleanup()
+        result.stage_timings = {variant.name: variant.timings for variant in result.variants}
 
         if result.original.built and result.optimized.built:
             from .diff import diff_profiles
@@ -197,12 +215,12 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
             result.optimized.verdict = judge(budget_optimized, _facts(result.optimized), variant="optimized",
                                              reference_build_time_s=original_facts.build_time_s)
     result.duration_s = time.monotonic() - started
-    result.overhead_s = result.duration_s - build_window
+    result.overhead_s = result.duration_s - build_window - result.fallback_s
     return result
 
 
 def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_options, runner: ContainerRunner | None,
-                  smoke_spec: SmokeSpec, say: Progress, on_build_line) -> float:
+                  say: Progress, on_build_line) -> float:
     """Build both variants concurrently; each goes on to inspect, scan and smoke as soon as its own build ends,
     while the other may still be building. Trivy runs one scan at a time (it locks its cache DB), beside the
     smoke containers. Returns the builds' window: seconds from the start until the last build ended.
@@ -234,9 +252,9 @@ def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_op
     def smoke(variant: Variant) -> None:
         if not cancelled.is_set():
             say(f"smoke-testing the {variant.name} image")
-            spec = _smoke_spec_for(smoke_spec, variant.name)
+            spec = variant.smoke_spec or SmokeSpec()
             variant.smoke = timed(variant, "smoke_s", lambda: run_smoke(
-                runner, variant.build.tag, spec, smoke_spec.imports, discover=smoke_spec.auto_imports))
+                runner, variant.build.tag, spec, spec.imports, discover=spec.auto_imports))
 
     def pipeline(variant: Variant, request: BuildRequest) -> None:
         variant.build = build_one(request, on_build_line)
@@ -269,7 +287,8 @@ def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_op
 
 
 def _align_smoke(runner: ContainerRunner, result: CompareResult, smoke_spec: SmokeSpec) -> list[str]:
-    """Hold every variant to the same imports (see smoke.shared_imports), then compare `same_output` lines."""
+    """Hold every variant to the same imports (see smoke.shared_imports), then compare `same_output` lines and
+    judge the optimized variant's start against the original's."""
     smoked = [variant for variant in result.variants if variant.smoke is not None]
     if not smoked:
         return []
@@ -277,11 +296,123 @@ def _align_smoke(runner: ContainerRunner, result: CompareResult, smoke_spec: Smo
     other = smoked[1].smoke if len(smoked) > 1 else None
     imports = shared_imports(reference.smoke, other, smoke_spec.imports)
     for variant in smoked:
-        align_imports(runner, variant.smoke, _smoke_spec_for(smoke_spec, variant.name), imports)
-    if result.original.smoke and result.optimized.smoke and smoke_spec.same_output:
-        result.optimized.smoke.checks.extend(
-            same_output_checks(result.original.smoke, result.optimized.smoke, smoke_spec.same_output))
+        align_imports(runner, variant.smoke, variant.smoke_spec or smoke_spec, imports)
+    if result.original.smoke and result.optimized.smoke:
+        if smoke_spec.same_output:
+            result.optimized.smoke.checks.extend(
+                same_output_checks(result.original.smoke, result.optimized.smoke, smoke_spec.same_output))
+        same_start(runner, result.original.smoke, result.optimized.smoke, result.optimized.smoke_spec or smoke_spec)
     return imports
+
+
+def _failure_of(variant: Variant, reference: SmokeResult | None) -> Failure | None:
+    """Why a variant can't ship: its build failed, or a smoke check fails that passes in the original."""
+    if variant.build is None:
+        return None
+    if not variant.built:
+        step = variant.build.failed_step
+        if step is None:
+            return Failure("build", "build failed", variant.build.error or "unknown error")
+        return Failure("build", f"build failed at step {step.step}", str(step))
+    if reference is None or variant.smoke is None:
+        return None
+    return _smoke_failure(regressions(reference, variant.smoke))
+
+
+def _smoke_failure(failed: list[SmokeCheck]) -> Failure | None:
+    if not failed:
+        return None
+    names = ", ".join(f"{check.kind} `{check.name[:80]}`" for check in failed[:3]) + (" ..." if len(failed) > 3 else "")
+    summary = f"smoke check {names} fails (passes in the original)" if len(failed) == 1 else \
+        f"{len(failed)} smoke checks fail that pass in the original: {names}"
+    return Failure("smoke", summary, failed[0].detail[:400])
+
+
+class _Attempts:
+    """Builds one candidate of the fallback search and runs the original's smoke checks on it.
+
+    Each candidate's Dockerfile (and its .dockerignore) goes to a temp dir in the output dir, its build log to
+    `<output-dir>/fallback/attempt-<n>.log`; its image carries a temporary tag (and the run label) and is
+    removed as soon as its checks are done. BuildKit's cache keeps the unchanged steps."""
+
+    def __init__(self, options: CompareOptions, context: Path, dockerfile: Path, runner: ContainerRunner | None,
+                 smoke_spec: SmokeSpec, reference: SmokeResult | None, temp_tags: list[str], run_id: str, on_build_line):
+        self.options, self.context, self.dockerfile = options, context, dockerfile
+        self.runner, self.smoke_spec, self.reference = runner, smoke_spec, reference
+        self.temp_tags, self.run_id, self.on_build_line = temp_tags, run_id, on_build_line
+        self.logs = options.output_dir / "fallback"
+
+    def __call__(self, variant, number: int) -> Failure | None:
+        from .optimize.output import OutputPaths, write_outputs as write_optimized
+
+        self.logs.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix=".fallback-", dir=self.options.output_dir))
+        tag = f"{TEMP_REPO}/{_slug(self.dockerfile)}:attempt{number}-{self.run_id}"
+        self.temp_tags.append(tag)
+        try:
+            paths = OutputPaths.for_input(self.dockerfile, workdir / "Dockerfile.optimized")
+            write_optimized(variant, paths, force=True)
+            request = _request(self.options, Variant(f"attempt {number}", paths.dockerfile), self.context, tag)
+            request.log_path = self.logs / f"attempt-{number}.log"
+            build = build_one(request, self.on_build_line)
+            trial = Variant("optimized", paths.dockerfile, build=build, smoke_spec=_optimized_spec(self.smoke_spec, variant))
+            if not build.ok or self.runner is None or self.reference is None:
+                return _failure_of(trial, None)
+            spec = trial.smoke_spec
+            trial.smoke = run_smoke(self.runner, tag, spec, spec.imports, discover=spec.auto_imports)
+            align_imports(self.runner, trial.smoke, spec, shared_imports(self.reference, trial.smoke, spec.imports))
+            trial.smoke.checks.extend(same_output_checks(self.reference, trial.smoke, spec.same_output))
+            same_start(self.runner, self.reference, trial.smoke, spec)
+            return _failure_of(trial, self.reference)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            _remove_tags([tag])
+            self.temp_tags.remove(tag)
+
+
+def _fall_back(result: CompareResult, parsed, analysis, first_failure: Failure, attempts: _Attempts,
+               say: Progress) -> FallbackResult:
+    from .dockerfile import parse_file
+    from .fallback import search
+    from .optimize import OptimizeOptions, optimize
+
+    options = result.options
+    context = options.context or options.dockerfile.parent
+
+    def variant_for(skip: frozenset[str]):
+        return optimize(parse_file(options.dockerfile), analysis.findings, OptimizeOptions(
+            python=options.python, output_dir=str(options.output_dir), context_dir=str(context), skip=skip))
+
+    say(f"optimized {first_failure.summary}: {first_failure.evidence}; searching for the changes that cause it")
+    found = search(result.optimization, variant_for, attempts, first_failure, parsed.text, say)
+    kept = ", ".join(found.applied) or "no change"
+    dropped = ", ".join(item.key for item in found.dropped) or "nothing"
+    say(f"fallback: {len(found.attempts)} attempts in {found.seconds:.0f} s; dropped {dropped}; kept {kept}")
+    return found
+
+
+def _rebuild_final(result: CompareResult, request: BuildRequest, paths, temp_tags: list[str], scan_options,
+                   runner: ContainerRunner | None, reference: SmokeResult | None, smoke_spec: SmokeSpec, say: Progress,
+                   on_build_line) -> None:
+    """The variant that passed replaces the first one: its files in the output dir, then the same build,
+    inspect, scan and smoke as any variant (BuildKit's cache makes the build quick)."""
+    from .optimize.output import write_outputs as write_optimized
+
+    final = result.fallback.optimization
+    written = set(write_optimized(final, paths, force=True))
+    for stale in (paths.compose, paths.dockerignore):
+        if stale not in written:
+            stale.unlink(missing_ok=True)
+    result.optimization = final
+    _remove_tags([request.tag])  # the failed variant's image, when it built: the tag is reused
+    result.optimized = Variant("optimized", paths.dockerfile, smoke_spec=_optimized_spec(smoke_spec, final))
+    if request.tag not in temp_tags:
+        temp_tags.append(request.tag)
+    say("building the optimized variant that passed")
+    _run_variants([result.optimized], [request], scan_options, runner, say, on_build_line)
+    if runner is not None and reference is not None:
+        result.original.smoke = copy.deepcopy(reference)
+        result.smoke_imports = _align_smoke(runner, result, smoke_spec)
 
 
 def _check_inputs(options: CompareOptions, context: Path) -> None:
@@ -312,11 +443,13 @@ def _config_dir(config, dockerfile: Path) -> Path:
     return Path(source).parent if source else dockerfile.parent
 
 
-def _smoke_spec_for(spec: SmokeSpec, variant: str) -> SmokeSpec:
-    """The optimized variant must run as non-root; the original is only reported on."""
+def _optimized_spec(spec: SmokeSpec, optimization) -> SmokeSpec:
+    """The optimized variant must run as non-root, unless optimize advised against the non-root change (it
+    couldn't show it safe) or the fallback dropped it. The original is only reported on."""
     from dataclasses import replace
 
-    return replace(spec, require_non_root=spec.require_non_root or variant == "optimized")
+    declined = optimization is not None and any(change.key == "non-root" for change in optimization.advice)
+    return replace(spec, require_non_root=spec.require_non_root or not declined)
 
 
 def _request(options: CompareOptions, variant: Variant, context: Path, tag: str) -> BuildRequest:
@@ -466,6 +599,7 @@ def _temporary_images(keep: bool):
 
 def _remove_tags(tags: list[str]) -> None:
     from python_on_whales import docker
+    from python_on_whales.client_config import ClientNotFoundError
     from python_on_whales.exceptions import DockerException
 
     for tag in tags:
@@ -473,6 +607,8 @@ def _remove_tags(tags: list[str]) -> None:
             docker.image.remove(tag, force=True, prune=True)
         except DockerException:
             pass  # never built, or already gone
+        except ClientNotFoundError:
+            return  # no docker CLI: nothing was built (the environment error is already on its way)
 
 
 @contextmanager

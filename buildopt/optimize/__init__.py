@@ -136,7 +136,10 @@ def _rewrite(parsed: Dockerfile, plan: OptimizationPlan, options: OptimizeOption
         for change in transform.apply(plan, options):
             change.key = change.key or transform.key
             (advised if change.status is ChangeStatus.ADVISED else changes).append(change)
-    if not any(change.rule_ids for change in changes):
+    # A rewrite is worth it when it fixes a rule; with changes turned off (--skip, compare's fallback) what is left of
+    # it still stands, so each change can be tried on its own.
+    if not any(change.rule_ids for change in changes) and not (options.skip and any(change.key != REWRITE_KEY
+                                                                                     for change in changes)):
         return None
     text = render_dockerfile(plan, options)
     try:

@@ -38,9 +38,7 @@ def compare_document(result) -> dict:
             "vulnerabilities": _vuln_delta(original, optimized),
         }
     findings = [_finding_doc(f) for f in getattr(result.analysis, "findings", [])]
-    changes = [_change_doc(c) for c in getattr(result.optimization, "changes", [])] if result.optimization else []
-    # Filled by compare's build-verified fallback when it drops a change; absent from older results.
-    dropped = [_dropped_doc(c) for c in getattr(result, "dropped_changes", None) or []]
+    changes = _changes_doc(result)
     failures = [
         {"variant": v.name, "key": c.key, "actual": c.actual, "limit": c.limit, "reason": c.reason}
         for v in result.variants if v.verdict for c in v.verdict.failures
@@ -63,13 +61,14 @@ def compare_document(result) -> dict:
         "diff": result.diff.to_dict() if result.diff is not None and hasattr(result.diff, "to_dict") else None,
         "findings": findings,
         "changes": changes,
-        "dropped_changes": dropped,
+        "fallback": _fallback_doc(result),
         "smoke_imports": result.smoke_imports,
         "timings": {
             "total_s": round(result.duration_s, 2),
             "builds_s": {v.name: round(v.build.duration_s, 2) for v in result.variants if v.build},
             "overhead_s": round(result.overhead_s, 2),
             "stages_s": result.stage_timings,
+            "fallback_s": round(getattr(result, "fallback_s", 0.0), 2),
         },
     }
 
@@ -176,22 +175,74 @@ def _finding_doc(finding) -> dict:
     }
 
 
-def _change_doc(change) -> dict:
+def _change_doc(change, status: str | None = None, reason: str | None = None) -> dict:
+    state = getattr(change, "status", None)
     return {
+        "key": getattr(change, "key", "") or "",
+        "status": status or getattr(state, "value", state) or "applied",
         "rules": list(getattr(change, "rule_ids", []) or []),
         "description": getattr(change, "description", str(change)),
+        "reason": reason if reason is not None else getattr(change, "reason", None),
         "expected_savings_bytes": getattr(change, "expected_savings_bytes", None),
     }
 
 
-def _dropped_doc(change) -> dict:
-    """A change the fallback took back, and why; dicts and objects alike."""
-    get = change.get if isinstance(change, dict) else lambda key, default=None: getattr(change, key, default)
-    return {
-        "rules": list(get("rule_ids", None) or get("rules", None) or []),
-        "description": get("description", None) or str(change),
-        "reason": get("reason", None) or "",
-    }
+# --- build-verified optimization (the fallback) ---------------------------------------------------------
+def _changes_doc(result) -> list[dict]:
+    """The optimized variant's changes, each with its status: applied, advised (optimize couldn't show it safe),
+    or dropped (it broke the build or a smoke check, and the fallback took it out)."""
+    optimization = result.optimization
+    if optimization is None:
+        return []
+    fallback = getattr(result, "fallback", None)
+    dropped = {item.key: item for item in (fallback.dropped if fallback else [])}
+    docs = [_change_doc(change, "applied") for change in optimization.changes]
+    docs += [_change_doc(change, "advised") for change in getattr(optimization, "advice", []) or []
+             if change.key not in dropped]
+    # As the change was applied before it was dropped (its advice in the final variant only says "turned off").
+    docs += [{"key": item.key, "status": "dropped", "rules": list(item.rules), "description": item.description,
+              "reason": item.reason, "expected_savings_bytes": None} for item in dropped.values()]
+    return docs
+
+
+def _fallback_doc(result) -> dict:
+    fallback = getattr(result, "fallback", None)
+    if fallback is not None:
+        return fallback.to_dict()
+    optimization = result.optimization
+    enabled = optimization is not None and not getattr(result.options, "no_fallback", False)
+    return {"enabled": enabled, "ran": False, "attempts": 0, "dropped": [],
+            "applied": list(optimization.keys) if optimization is not None else [], "first_failure": None,
+            "exhausted": False, "seconds": 0.0, "trials": []}
+
+
+def _fallback_markdown(doc: dict) -> list[str]:
+    fallback = doc.get("fallback") or {}
+    if not fallback.get("ran"):
+        return []
+    first = fallback.get("first_failure") or {}
+    kept = ", ".join(f"`{_md(key)}`" for key in fallback.get("applied", [])) or "no change"
+    lines = ["### Changes dropped to keep the app working", "",
+             f"The first optimized variant: {_md(first.get('summary', 'failed'))}. buildopt rebuilt it "
+             f"{fallback.get('attempts', 0)} times without some of its changes (delta debugging) and kept the variant that "
+             f"passed: the optimized Dockerfile in this report. Kept: {kept}.", ""]
+    for item in fallback.get("dropped", []):
+        rules = f" ({', '.join(_md(rule) for rule in item['rules'])})" if item.get("rules") else ""
+        evidence = f" Evidence: {_md(item['evidence']).replace('`', chr(39))}" if item.get("evidence") else ""
+        lines.append(f"- ⚠️ **dropped `{_md(item['key'])}`**{rules}: {_md(item['description'])[:300]}. Why: "
+                     f"{_md(item['reason'])}.{evidence}")
+    if fallback.get("exhausted"):
+        lines.append(f"- the search stopped after {fallback.get('attempts', 0)} attempts: the best variant that passed was kept")
+    return [*lines, ""]
+
+
+def _fallback_table_note(doc: dict) -> list[str]:
+    fallback = doc.get("fallback") or {}
+    if not fallback.get("ran"):
+        return []
+    dropped = "; ".join(f"{item['key']} ({item['reason']}: {item['evidence']})" for item in fallback.get("dropped", []))
+    return [f"Fallback: {fallback.get('attempts', 0)} attempts; dropped {dropped or 'nothing'}; "
+            f"kept {', '.join(fallback.get('applied', [])) or 'no change'}."]
 
 
 def _attribution(result) -> list[dict]:
@@ -260,7 +311,7 @@ def render_table(doc: dict) -> str:
                         format_size(row["delta"], signed=True)) for row in doc["attribution"] if row["delta"]]
         text += "\n\nWhere the bytes went\n" + tabulate(attribution, headers=("group", "original", "optimized", "change"),
                                                       tablefmt="simple")
-    notes = _scan_notes(doc)
+    notes = _scan_notes(doc) + _fallback_table_note(doc)
     if notes:
         text += "\n\n" + "\n".join(notes)
     text += "\n\n" + verdict_line(doc)
@@ -296,6 +347,7 @@ def render_markdown(doc: dict) -> str:
     notes = _scan_notes(doc)
     if notes:
         lines += [*notes, ""]
+    lines += _fallback_markdown(doc)
     if doc["verdict"]["failures"]:
         lines += ["### Budget", ""]
         lines += [f"- ❌ **{_md(f['key'])}** ({f['variant']}): {_md(f['actual'])} against {_md(f['limit'])}. {_md(f['reason'])}"

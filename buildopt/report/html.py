@@ -60,7 +60,7 @@ def render_compare(doc: dict, profiles: dict) -> str:
         "vulns": _vulnerabilities(o, p),
         "smoke": [(name, doc["variants"][name].get("smoke")) for name in names],
         "changes": doc.get("changes") or [],
-        "dropped": doc.get("dropped_changes") or [],
+        "dropped": (doc.get("fallback") or {}).get("dropped") or [],  # compare's build-verified fallback
         "findings": doc.get("findings") or [],
         "build_errors": [(name, doc["variants"][name]) for name in names if doc["variants"][name].get("build_error")],
         "notes": compare_report._scan_notes(doc),

@@ -81,7 +81,8 @@ def test_smoke_passes_imports_user_and_http(built):
     align_imports(runner, result, spec, imports)
     assert result.ok, result.checks
     assert result.uid == 10001 and result.non_root
-    assert {c.kind for c in result.checks} == {"user", "import", "command", "http"}
+    assert {c.kind for c in result.checks} == {"user", "import", "command", "http", "start"}
+    assert result.start.stayed_up  # the image's own CMD, watched for the default window
     assert _containers_of(runner.run_id) == ""
 
 

@@ -182,8 +182,10 @@ def test_html_and_markdown_show_the_same_figures():
 def test_dropped_changes_render_only_when_present():
     assert "changes-dropped" not in html.render_compare(PAPERFLOW, {})
     doc = copy.deepcopy(PAPERFLOW)
-    doc["dropped_changes"] = [{"rules": ["BO201"], "description": "CPU torch index (`--index-url`)",
-                               "reason": "the optimized build failed with it: no matching distribution"}]
+    doc["fallback"] = {"ran": True, "dropped": [{"key": "cpu-torch", "rules": ["BO201"],
+                                                  "description": "CPU torch index (`--index-url`)",
+                                                  "reason": "the optimized build failed with it: no matching distribution",
+                                                  "evidence": ""}]}
     page = html.render_compare(doc, {})
     rows = table_rows(page, "changes-dropped-table")
     assert rows[1] == ["BO201", "CPU torch index (--index-url)", "the optimized build failed with it: no matching distribution"]
