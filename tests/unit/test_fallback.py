@@ -229,7 +229,8 @@ def test_reports_say_what_was_dropped_and_why(app):
     assert "dropped `non-root`** (BO101)" in markdown and "No module named pip" in markdown
     assert "'python service.py' exits 1" in markdown  # backticks of the evidence can't open a code span
     [note] = _fallback_table_note(doc)
-    assert note.startswith(f"Fallback: {len(found.attempts)} attempts; dropped non-root")
+    assert note.startswith(f"Fallback: {len(found.attempts)} attempts; dropped ")
+    assert "non-root (" in note and "trim-venv (" in note
     idle = SimpleNamespace(optimization=first, fallback=None, options=SimpleNamespace(no_fallback=True))
     assert _fallback_doc(idle)["enabled"] is False and _fallback_markdown({"fallback": _fallback_doc(idle)}) == []
     assert {change["status"] for change in _changes_doc(idle)} == {"applied"}
