@@ -28,7 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from buildopt.units import format_size  # after the sys.path line above, so the script runs from a checkout
+from buildopt.report.compare_report import account_bytes  # after the sys.path line above: runs from a checkout
+from buildopt.units import format_size
 
 CORPUS = ROOT / "tests" / "corpus" / "realworld"
 OUT = ROOT / "build" / "bench-realworld"
@@ -124,6 +125,25 @@ def reduction(report: dict | None) -> float | None:
     return None
 
 
+def size_change(report: dict) -> str:
+    """The reduction in percent; a growth in bytes, with what the user account the non-root change adds."""
+    original, optimized = variant(report, "original"), variant(report, "optimized")
+    grown = optimized["size"] - original["size"]
+    if grown <= 0:
+        return f"{reduction(report):.1f} %"
+    account = account_bytes(report)
+    why = f", {format_size(account)} of it the new user account" if account else ""
+    return f"+{format_size(grown)} (larger{why})"
+
+
+def larger_than_account(report: dict | None) -> bool:
+    """Larger than the original by more than the user account the non-root change adds."""
+    original, optimized = variant(report, "original"), variant(report, "optimized")
+    if not (original.get("built") and optimized.get("built")):
+        return False
+    return optimized["size"] - account_bytes(report or {}) > original["size"]
+
+
 def row(outcome: Outcome) -> list[str]:
     report = outcome.report
     if report is None:
@@ -139,9 +159,9 @@ def row(outcome: Outcome) -> list[str]:
         smoke_cell(optimized),
         format_size(original["size"]) if original.get("built") else "-",
         format_size(optimized["size"]) if optimized.get("built") else "-",
-        (f"{cut:.1f} %" + (" (larger)" if cut < 0 else "")) if cut is not None else "-",
+        size_change(report) if cut is not None else "-",
         f"{len(applied)}" + (f" (+{len(advised)} advised)" if advised else ""),
-        "; ".join(f"{d.get('change', '?')}: {d.get('reason', '')}"[:120] for d in drops) or "none",
+        "; ".join(f"{d.get('key', '?')}: {d.get('reason', '')}"[:120] for d in drops) or "none",
     ]
 
 
@@ -166,14 +186,17 @@ def render(outcomes: list[Outcome]) -> str:
     both_pass = [o for o in outcomes if all((variant(o.report, v).get("smoke") or {}).get("passed")
                                             for v in ("original", "optimized"))]
     larger = [o.app for o in outcomes if (reduction(o.report) or 0) < 0]
+    beyond_account = [o.app for o in outcomes if larger_than_account(o.report)]
     with_drops = [o.app for o in outcomes if dropped(o.report)]
     lines += [
         "",
         f"- Apps: {len(outcomes)}; both variants built and passed the same smoke tests: {len(both_pass)} of "
         f"{len(outcomes)}.",
-        f"- Median size reduction (apps where both variants built): "
+        "- Median size reduction (apps where both variants built): "
         + (f"**{statistics.median(cuts):.1f} %**" if cuts else "not measured") + ".",
-        f"- Optimized image larger than the original: {len(larger)}" + (f" ({', '.join(larger)})" if larger else "") + ".",
+        f"- Optimized image larger than the original: {len(larger)}" + (f" ({', '.join(larger)})" if larger else "")
+        + f"; by more than the user account the non-root change adds: **{len(beyond_account)}**"
+        + (f" ({', '.join(beyond_account)})" if beyond_account else "") + ".",
         f"- Apps where a change had to be dropped: **{len(with_drops)}**" + (f" ({', '.join(with_drops)})" if with_drops else "")
         + ". (Read from report.json's `fallback.dropped`; a compare without that field dropped nothing.)",
     ]

@@ -193,6 +193,8 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
         finally:
             if runner is not None:
                 runner.cleanup()
+            for leftover in options.output_dir.glob(".fallback-*"):  # an attempt cut short by Ctrl-C
+                shutil.rmtree(leftover, ignore_errors=True)
         result.stage_timings = {variant.name: variant.timings for variant in result.variants}
 
         if result.original.built and result.optimized.built:

@@ -391,6 +391,17 @@ def changed_groups(doc: dict) -> list[dict]:
     return [row for row in doc["attribution"] if row["delta"]]
 
 
+_ACCOUNT_COMMANDS = ("useradd", "adduser", "groupadd", "addgroup")
+
+
+def account_bytes(doc: dict) -> int:
+    """Bytes of the optimized image's layers that create its user account (the /etc/passwd, group and shadow files
+    they rewrite): what running as non-root costs. An image that grew by no more than this grew only for that."""
+    layers = ((doc.get("diff") or {}).get("layers") or {}).get("only_b") or []
+    return sum(int(layer.get("size") or 0) for layer in layers
+               if any(command in (layer.get("created_by") or "") for command in _ACCOUNT_COMMANDS))
+
+
 def largest_removed(doc: dict, limit: int = 25) -> list[dict]:
     """Packages the optimized image no longer holds, with the bytes each took in the original."""
     return largest_packages(doc.get("diff"), "removed", limit)
