@@ -12,7 +12,7 @@ When both exist the profile's findings replace the history's (`pick`).
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..knowledge import ML_DISTRIBUTIONS, ML_WORDS
 from ..score import SecurityFacts
@@ -32,6 +32,9 @@ from .checks.registry import CHECKS
 from .engine import GpuFacts
 from .inventory import ImageDetails
 
+if TYPE_CHECKING:
+    from ..inspect.model import ImageProfile
+
 __all__ = [
     "CONFIG", "ESTIMATE", "FILES", "LAYER", "LAYER_SIZE", "Finding", "LayerPart", "StepFacts", "config_findings",
     "is_ml", "pick", "profile_findings", "python_from_config", "python_in_profile", "security_facts",
@@ -45,7 +48,7 @@ def config_findings(details: ImageDetails, gpu: GpuFacts, *, today: date | None 
     return [finding for check in CHECKS for finding in check.from_history(ctx)]
 
 
-def profile_findings(profile, gpu: GpuFacts, *, today: date | None = None) -> list[Finding]:
+def profile_findings(profile: ImageProfile, gpu: GpuFacts, *, today: date | None = None) -> list[Finding]:
     """Every check's findings measured on an ImageProfile. The profile is only read: callers drop it afterwards."""
     ctx = ProfileContext(profile, gpu, today)
     return [finding for check in CHECKS for finding in check.from_profile(ctx)]

@@ -106,7 +106,8 @@ def take_inventory(client) -> Inventory:
         dangling_ids = {entry["Id"] for entry in client.api.images(filters={"dangling": True})}
     except Exception as err:  # docker-py APIError, requests errors: the engine stopped answering
         raise EnvironmentMissing(f"the Docker engine failed to list images: {_first_line(err)}") from None
-    images, dangling = [], []
+    images: list[ImageRecord] = []
+    dangling: list[ImageRecord] = []
     for entry in usage.get("Images") or []:
         record = _record(entry, entry["Id"] in dangling_ids)
         (dangling if record.dangling else images).append(record)
