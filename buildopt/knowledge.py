@@ -47,6 +47,13 @@ _DOWNLOAD_SCRIPT = re.compile(
     r"|(models?|weights|voices?)[-_]?(download|fetch|pull|prefetch|preload|cache)", re.I)
 _DOWNLOADERS = frozenset({"curl", "wget", "aria2c", "gdown"})
 _HF_CACHE_ARG = re.compile(r"(\.cache/huggingface|--hf[-_]home|--cache[-_]dir=?\S*(huggingface|models?))", re.I)
+# Where the model libraries cache downloads by default (root's home): a build that fills them bakes the weights in.
+MODEL_CACHE_DIRS = ("/root/.cache/huggingface", "/root/.cache/torch", "/root/.cache/whisper")
+# Directories too broad to count as a model cache when a cache variable points there (HF_HOME=/app).
+BROAD_DIRS = frozenset({"", "/app", "/opt", "/usr", "/usr/local", "/home", "/root", "/srv", "/var", "/tmp", "/etc",
+                        "/code", "/src", "/workspace"})
+# A `docker history` COPY/ADD step whose text names models (`COPY models/ /app/models`).
+MODEL_COPY_STEP = re.compile(r"^(COPY|ADD)\b.*\b(models?|weights|checkpoints?|huggingface)\b", re.IGNORECASE)
 
 
 def is_weight_path(path: str) -> bool:
@@ -60,6 +67,12 @@ def is_model_dir(path: str) -> bool:
     joined = "/".join(parts)
     return (".cache/huggingface" in joined or ".cache/torch" in joined
             or any(p in MODEL_DIR_NAMES or "weights" in p for p in parts))
+
+
+def is_package_data(path: str) -> bool:
+    """A file an installed package ships (site-packages, /usr/share, /usr/lib): a torch test fixture or a Debian
+    speech model belongs to its package, not to the weights a build baked in."""
+    return "/site-packages/" in path or "/dist-packages/" in path or path.startswith(("/usr/share/", "/usr/lib/"))
 
 
 def is_model_download_script(name: str) -> bool:
@@ -158,6 +171,10 @@ VCS = frozenset({"git", "git-lfs", "mercurial", "subversion"})
 _VERSIONED = re.compile(r"^(gcc|g\+\+|cpp|clang|gfortran|llvm)(-\d+(\.\d+)*)?(-x86-64-linux-gnu|-aarch64-linux-gnu)?$")
 BUILD_COMMANDS = frozenset({"gcc", "g++", "cc", "c++", "make", "cmake", "ninja", "cargo", "rustc", "go", "meson",
                             "configure", "./configure"})
+# In an image's files: compilers by path, and where rustup/cargo put a Rust toolchain.
+COMPILER_PATHS = ("/usr/bin/gcc", "/usr/bin/cc", "/usr/bin/g++", "/usr/bin/make", "/usr/bin/clang")
+RUST_TOOLCHAIN_DIRS = ("/root/.rustup", "/root/.cargo", "/usr/local/rustup", "/usr/local/cargo", "/opt/rust",
+                       "/opt/cargo")
 
 
 def is_compiler_package(name: str) -> bool:
@@ -218,6 +235,15 @@ HF_LIBRARIES = frozenset(canonicalize_name(name) for name in """
 _GPU_INDEX = re.compile(r"/(cu\d{2,3}|rocm\d[\d.]*)(/|$)|(^|[/.])(developer\.download|pypi|pypi\.ngc)\.nvidia\.com", re.I)
 _GPU_LOCAL_VERSION = re.compile(r"(\+|%2B)(cu\d{2,3}|rocm\d[\d.]*)\b", re.I)
 _GPU_BACKEND = re.compile(r"^(cu\d{2,3}|rocm[\d.]*)$", re.I)
+# ML frameworks: pip distributions that make an image an ML image, and the words naming them (or a model family)
+# in a build step's text.
+ML_DISTRIBUTIONS = frozenset({"torch", "tensorflow", "transformers", "onnxruntime", "jax", "sentence-transformers",
+                              "vllm"})
+ML_WORDS = re.compile(r"\b(torch|tensorflow|transformers|onnxruntime|sentence-transformers|whisperx?|vllm|diffusers|"
+                      r"llama|jax|keras|paddle|ultralytics)\b", re.IGNORECASE)
+# CUDA named in a build step's text (packages, wheels, a cu12x tag), and the ENV an nvidia/cuda base image sets.
+CUDA_WORDS = re.compile(r"\b(cuda|cudnn|libcublas|libnccl|nvidia-[a-z]+-cu\d+|cu1[12]\d)\b", re.IGNORECASE)
+CUDA_ENV = ("CUDA_VERSION", "NVIDIA_REQUIRE_CUDA", "NV_CUDA_LIB_VERSION", "CUDA_HOME")
 
 
 def is_gpu_index(url: str) -> bool:

@@ -32,6 +32,7 @@ from .findings import (
 )
 from .inventory import (
     ImageDetails,
+    ImageGone,
     ImageRecord,
     Inventory,
     image_details,
@@ -132,6 +133,7 @@ class AuditReport:
     over_budget_small: list[ImageRecord] = field(default_factory=list)
     prune: PruneResult | None = None
     backups: list[BackupTag] = field(default_factory=list)  # `buildopt promote` backup tags, newest first
+    vanished: list[ImageRecord] = field(default_factory=list)  # removed by another process during the audit: skipped
     duration_s: float = 0.0
     deep_seconds: float = 0.0
 
@@ -169,13 +171,18 @@ def run_audit(options: AuditOptions, *, progress: Callable[[str], None] | None =
 
     detailed = [image for image in inventory.images if image.size >= options.min_size]
     small = [image for image in inventory.images if image.size < options.min_size]
-    audits, deep_seconds = [], 0.0
+    audits, deep_seconds, vanished = [], 0.0, []
     inspect_engine = _inspect_engine(engine)
     deep_ids = {record.id for record in detailed if _wants_deep(options.deep, record.category, engine)}
     say(f"{len(detailed)} images to audit, files of {len(deep_ids)} to read")
     for record in detailed:
         category = record.category
-        details = image_details(engine.client, record.id)
+        try:
+            details = image_details(engine.client, record.id)
+        except ImageGone:  # another process removed it since the listing: nothing left to audit
+            vanished.append(record)
+            say(f"skipped {_ref(record)}: removed while the audit ran")
+            continue
         found = config_findings(details, engine.gpu, today=options.today)
         deep_found, depth, reader, deep_error, os_release, python = None, "config", None, None, "", None
         if record.id in deep_ids:
@@ -214,6 +221,9 @@ def run_audit(options: AuditOptions, *, progress: Callable[[str], None] | None =
         ))
     audits.sort(key=lambda audit: (audit.priority, -audit.savings.gain, -audit.record.size, _ref(audit.record)))
 
+    if vanished:  # the totals, categories and backups describe the images the report lists
+        gone = {record.id for record in vanished}
+        inventory = replace(inventory, images=[record for record in inventory.images if record.id not in gone])
     dangling = [DanglingImage(record, _last_step(engine.client, record.id)) for record in inventory.dangling]
     container_audits = [ContainerAudit(c, tuple(c.problems()), security_score(_container_facts(c)))
                         for c in containers]
@@ -221,6 +231,7 @@ def run_audit(options: AuditOptions, *, progress: Callable[[str], None] | None =
         engine=engine, generated=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         options=options, inventory=inventory, images=audits, small_images=small, dangling=dangling,
         containers=container_audits, deep_seconds=deep_seconds, backups=find_backups(inventory.images),
+        vanished=vanished,
     )
     if options.fail_over is not None:
         report.over_budget = [a for a in audits if a.category == categories.CUSTOM and a.record.size > options.fail_over]

@@ -113,26 +113,46 @@ def take_inventory(client) -> Inventory:
         dangling_ids = {entry["Id"] for entry in client.api.images(filters={"dangling": True})}
     except Exception as err:  # docker-py APIError, requests errors: the engine stopped answering
         raise EnvironmentMissing(f"the Docker engine failed to list images: {_first_line(err)}") from None
-    images, dangling = [], []
+    images: list[ImageRecord] = []
+    dangling: list[ImageRecord] = []
     for entry in usage.get("Images") or []:
         record = _record(entry, entry["Id"] in dangling_ids)
         (dangling if record.dangling else images).append(record)
     missing = dangling_ids - {record.id for record in dangling}
     if missing:  # an image df didn't list (created in between): count it anyway, as the CLI would
+        import docker
+
         for image_id in sorted(missing):
-            entry = client.api.inspect_image(image_id)
+            try:
+                entry = client.api.inspect_image(image_id)
+            except docker.errors.NotFound:
+                continue  # and removed again since: nothing to count
             dangling.append(_record({**entry, "Created": entry.get("Created"), "SharedSize": -1, "Containers": -1}, True))
     images.sort(key=lambda image: (-image.size, image.name, image.id))
     dangling.sort(key=lambda image: (-image.size, image.id))
     return Inventory(images=images, dangling=dangling, layers_size=int(usage.get("LayersSize") or 0))
 
 
+class ImageGone(Exception):
+    """The image was removed after the listing (another process on the same engine): the audit skips it."""
+
+    def __init__(self, image_id: str):
+        super().__init__(f"{image_id}: removed while the audit ran")
+        self.image_id = image_id
+
+
 def image_details(client, image_id: str) -> ImageDetails:
-    """Config (user, healthcheck, env, ports, volumes) and history of one image: two small API calls."""
+    """Config (user, healthcheck, env, ports, volumes) and history of one image: two small API calls.
+    Raises ImageGone when the engine no longer has the image."""
+    import docker
+
     from ..inspect import config_facts
 
-    data = client.api.inspect_image(image_id)
-    history = client.api.history(image_id) or []
+    try:
+        data = client.api.inspect_image(image_id)
+        history = client.api.history(image_id) or []
+    except docker.errors.NotFound:
+        raise ImageGone(image_id) from None
     layer_count = len((data.get("RootFS") or {}).get("Layers") or [])
     return ImageDetails(
         config=config_facts(data.get("Config") or {}, {}),

@@ -34,7 +34,7 @@ from markupsafe import escape
 
 from buildopt.report import html
 from buildopt.report.audit_report import audit_document, render_markdown, render_table
-from tests.conftest import BASE_IMAGE, SESSION_ID, TEST_REPO_PREFIX, require
+from tests.conftest import BASE_IMAGE, RUN_LABEL, SESSION_ID, TEST_REPO_PREFIX, require
 
 pytestmark = pytest.mark.docker
 
@@ -316,6 +316,46 @@ def test_prune_refused_without_confirmation(dangling_image):
     assert "--yes" in result.stderr and "Traceback" not in result.stderr
     assert image_id(dangling_image)  # still there
 
+
+
+def test_an_image_the_engine_does_not_have_is_gone(docker_engine):
+    from buildopt.audit.engine import connect
+    from buildopt.audit.inventory import ImageGone, image_details
+
+    client = connect().client
+    for ref in ("sha256:" + "0" * 64, f"{TEST_REPO_PREFIX}/never-built:{SESSION_ID}"):
+        with pytest.raises(ImageGone, match="removed while the audit ran"):
+            image_details(client, ref)
+
+
+def test_an_image_removed_during_the_audit_is_skipped(docker_engine):
+    """Another process removes an image between the listing and its inspect (seen on the shared engine): the
+    audit skips it with a note instead of failing. Here the test removes its own image at that moment."""
+    import docker as docker_sdk
+
+    client = docker_sdk.from_env()
+    repository = f"{TEST_REPO_PREFIX}/audit-vanishing"
+    client.api.import_image_from_data(_tiny_tar(SESSION_ID.encode()), repository=repository, tag=SESSION_ID,
+                                      changes=[f"LABEL buildopt.run={RUN_LABEL}"])
+    ref = f"{repository}:{SESSION_ID}"
+    gone_id = image_id(ref)
+    notes: list[str] = []
+
+    def progress(message: str) -> None:
+        notes.append(message)
+        if "images to audit" in message:  # listed, not yet inspected
+            client.api.remove_image(gone_id, force=True)
+
+    try:
+        report = run_audit(AuditOptions(deep=False, today=date(2026, 11, 22)), progress=progress)
+    finally:
+        docker("image", "rm", "-f", ref, check=False)
+        client.close()
+    assert gone_id in {record.id for record in report.vanished}
+    assert f"skipped {ref}: removed while the audit ran" in notes
+    assert gone_id not in {audit.record.id for audit in report.images}
+    assert gone_id not in {record.id for record in report.inventory.images}
+    assert audit_document(report)["summary"]["images"] == len(report.inventory.images)
 
 # --- a second engine through a docker context -----------------------------------------------------------
 def _tiny_tar(content: bytes) -> bytes:
