@@ -91,6 +91,8 @@ def audit_document(report) -> dict:
                      "prune_command": f"{engine.docker_cli()} image rm {' '.join([b.tag, *b.other_backups])}"}
                     for b in report.backups],
         "containers": containers,
+        # Images another process removed between the listing and their inspection: skipped, not counted.
+        "vanished": [{"id": r.id, "name": r.display} for r in getattr(report, "vanished", [])],
         "fail_over": None if report.options.fail_over is None else {
             "limit": report.options.fail_over,
             "failed": [{"name": a.record.display, "size": a.record.size} for a in report.over_budget]
@@ -271,7 +273,8 @@ def render_markdown(doc: dict) -> str:
         "",
         "### Global metrics",
         f"- **Applications (compose projects and standalone containers):** {s['applications']}",
-        f"- **Images:** {s['images']} ({s['dangling']['count']} dangling besides)",
+        f"- **Images:** {s['images']} ({s['dangling']['count']} dangling besides)"
+        + (f"; {len(doc['vanished'])} removed by another process while the audit ran, skipped" if doc.get("vanished") else ""),
         f"- **Total space:** {format_size(s['tagged_size'])} (sum of image sizes; the layers use "
         f"{format_size(s['disk_used'])} on disk, shared layers counted once)",
         "- **By category:** " + ", ".join(f"{CATEGORY_LABELS[k]} {v['count']} ({format_size(v['size'])})"
