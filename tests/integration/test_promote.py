@@ -83,7 +83,6 @@ def dockerfile(version: str, *, uid: int = 10001, mode: str = "ok", cuda_bytes: 
     """`cuda_bytes`: a token that makes the 20 MB layer this build's own (no build cache, no other image shares it)."""
     return textwrap.dedent(f"""\
         FROM {BASE_IMAGE}
-        LABEL buildopt.run={RUN_LABEL}
         RUN --mount=type=bind,source=wheels,target=/wheels pip install --no-index --no-cache-dir --quiet \\
             --disable-pip-version-check /wheels/*.whl
         {f"RUN echo {cuda_bytes} && head -c 20000000 /dev/urandom > /opt/cuda-libs.bin" if cuda_bytes else ""}
