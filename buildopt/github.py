@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BadInput, BuildoptError, ExitCode
+from .files import ensure_dir, write_text
 from .report import compare_report
 from .units import format_size
 
@@ -282,7 +283,7 @@ def run_gate(inputs: GateInputs, environ: Mapping[str, str] = os.environ,
              runner: CompareRunner = run_buildopt, log: Callable[[str], None] = print) -> GateResult:
     """Compare every Dockerfile (against the base branch's build when `baseline_ref` is set)."""
     output_dir = inputs.output_dir
-    output_dir.mkdir(parents=True, exist_ok=True)
+    ensure_dir(output_dir)
     event_path = environ.get("GITHUB_EVENT_PATH")
     pull_request = pull_request_from_event(load_event(event_path, environ)) if event_path else None
     names = _entry_names(inputs.dockerfiles)
@@ -473,9 +474,7 @@ def _read_own_report(path: Path) -> dict | None:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, text, force=True)
 
 
 # --- the untrusted artifact (workflow b) ---------------------------------------------------------------

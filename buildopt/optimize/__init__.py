@@ -55,6 +55,9 @@ def optimize(
         raise BadInput(f"--python {options.python!r}: give a Python version like 3.12")
     parsed = dockerfile if isinstance(dockerfile, Dockerfile) else parse_file(dockerfile)
     context = _context(parsed, context_dir)
+    if not parsed.buildable:  # BuildKit's parser takes it, `docker build` doesn't: nothing safe to change
+        return OptimizationResult(parsed.text, [], "unchanged", [f"not optimized: {warning}" for warning in parsed.warnings])
+    output_path = (parsed.path.parent if parsed.path else Path(".")) / options.output_name
 
     reasons = modelable(parsed)
     plan = None
@@ -65,9 +68,9 @@ def optimize(
             reasons = err.reasons
     findings = _findings(parsed, context)
     if plan is not None:
-        result = _rewrite(parsed, plan, options)
+        result, output = _rewrite(parsed, plan, options, output_path)
         if result is not None:
-            result.reasons += _verify_claims(result, parsed, context, options)
+            result.reasons += _verify_claims(result, output, context)
             _attach_savings(result.changes, findings)
             result.reasons += _left_alone(result.changes, findings)
             return result
@@ -81,29 +84,30 @@ def optimize(
         return OptimizationResult(parsed.text, [], "unchanged",
                                   why + notes + ["no safe in-place fix applies"] + _left_alone([], findings))
     try:
-        parse_string(text, path=parsed.path)
+        output = parse_string(text, path=output_path)  # parsed once: checked here, analyzed by _verify_claims
     except BadInput as err:  # never hand back a file that doesn't parse
         return OptimizationResult(parsed.text, [], "unchanged", why + notes + [f"the in-place edits did not parse ({err})"])
     result = OptimizationResult(text, changes, "in-place", why + notes)
-    result.reasons += _verify_claims(result, parsed, context, options)
+    result.reasons += _verify_claims(result, output, context)
     _attach_savings(result.changes, findings)
     result.reasons += _left_alone(result.changes, findings)
     return result
 
 
-def _rewrite(parsed: Dockerfile, plan: OptimizationPlan, options: OptimizeOptions) -> OptimizationResult | None:
-    """The templated rewrite, or None when no transform fixes anything or the result doesn't parse."""
+def _rewrite(parsed: Dockerfile, plan: OptimizationPlan, options: OptimizeOptions,
+             output_path: Path) -> tuple[OptimizationResult | None, Dockerfile | None]:
+    """The templated rewrite and its parse, or (None, None) when no transform fixes anything or it doesn't parse."""
     changes: list[Change] = []
     for transform in TRANSFORMS:
         changes.extend(transform.apply(plan, options))
     if not any(change.rule_ids for change in changes):
-        return None
+        return None, None
     text = render_dockerfile(plan, options)
     try:
-        parse_string(text, path=parsed.path)
+        output = parse_string(text, path=output_path)
     except BadInput as err:
         plan.notes.append(f"the rewritten file did not parse ({err}); falling back to in-place fixes")
-        return None
+        return None, None
     patterns = dockerignore_patterns(plan)
     dockerignore = render_dockerignore(plan, options, patterns)
     if dockerignore:
@@ -112,7 +116,7 @@ def _rewrite(parsed: Dockerfile, plan: OptimizationPlan, options: OptimizeOption
                                    f"out of the app COPY (BuildKit reads it instead of .dockerignore when building "
                                    f"{options.output_name})"))
     compose = render_compose(plan, options)
-    return OptimizationResult(text, changes, "rewritten", plan.notes, compose, dockerignore, template_name(plan))
+    return OptimizationResult(text, changes, "rewritten", plan.notes, compose, dockerignore, template_name(plan)), output
 
 
 def _context(parsed: Dockerfile, context_dir: str | Path | None) -> Path | None:
@@ -134,8 +138,7 @@ def _findings(parsed: Dockerfile, context: Path | None) -> list:
         return []
 
 
-def _verify_claims(result: OptimizationResult, parsed: Dockerfile, context: Path | None,
-                   options: OptimizeOptions) -> list[str]:
+def _verify_claims(result: OptimizationResult, output: Dockerfile, context: Path | None) -> list[str]:
     """Analyze the output: a rule a change claims to fix but that is still reported is no longer claimed.
 
     Weight files that a broad COPY would bring from the context don't count when the Dockerfile's own
@@ -146,14 +149,12 @@ def _verify_claims(result: OptimizationResult, parsed: Dockerfile, context: Path
     claimed = {rule for change in result.changes for rule in change.rule_ids}
     if not claimed:
         return []
-    path = (parsed.path.parent if parsed.path else Path(".")) / options.output_name
     try:
-        after = analyze(parse_string(result.text, path=path), context_dir=context).findings
+        after = analyze(output, context_dir=context).findings
     except BuildoptError:
         return []
     excluded_copy_lines = set()
     if result.dockerignore_text is not None:
-        output = parse_string(result.text)
         excluded_copy_lines = {ins.line for ins in output.final_stage.instructions
                                if ins.cmd == "COPY" and ins.flag("from") is None
                                and any(src in (".", "./") or src.endswith("/") or "." not in src.rsplit("/", 1)[-1]

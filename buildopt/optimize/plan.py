@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..dockerfile import Dockerfile, Instruction, env_pairs, substitute
+from ..errors import BadInput
+from ..files import read_text
 from ..requirements import (
     Requirement,
     is_local_target,
@@ -949,8 +951,8 @@ class _Extractor:
             plan.add_requirement(requirement, pip)
         pip.file_index_urls.extend(project.index_urls)
         try:
-            data = tomllib.loads((directory / "pyproject.toml").read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = tomllib.loads(read_text(directory / "pyproject.toml", what="pyproject.toml"))
+        except (BadInput, tomllib.TOMLDecodeError):
             return True
         uv = (data.get("tool") or {}).get("uv") or {}
         groups = data.get("dependency-groups") or {}
@@ -1060,7 +1062,7 @@ class _Extractor:
             if source is not None and self.context is not None:
                 path = self.context / source
                 if path.stat().st_size < 100_000:
-                    return path.read_text(encoding="utf-8", errors="replace")
+                    return read_text(path, errors="replace", what="script")
         return None
 
     def _models_in_broad_copies(self) -> None:
@@ -1134,8 +1136,8 @@ def _dockerignore(context: Path):
 
     path = context / ".dockerignore"
     try:
-        return DockerIgnore.parse(path.read_text(encoding="utf-8", errors="replace")) if path.is_file() else None
-    except OSError:
+        return DockerIgnore.parse(read_text(path, errors="replace", what=".dockerignore")) if path.is_file() else None
+    except BadInput:
         return None
 
 
@@ -1146,8 +1148,8 @@ def project_skeleton(directory: Path) -> list[str] | None:
     if not pyproject.is_file():
         return None
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = tomllib.loads(read_text(pyproject, what="pyproject.toml"))
+    except (BadInput, tomllib.TOMLDecodeError):
         return None
     files = [name for name in ("pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in") if (directory / name).is_file()]
     project = data.get("project") if isinstance(data.get("project"), dict) else {}

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..files import read_text
+
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".gguf", ".ckpt", ".h5", ".msgpack", ".tflite")
 SECRET_NAMES = re.compile(r"^(\.env(\..+)?|id_rsa|id_ed25519|id_ecdsa|\.netrc|\.pypirc|\.npmrc|.*\.pem|.*\.key|credentials\.json)$")
 NOT_SECRET = re.compile(r"^\.env\.(example|sample|template|dist|defaults?)$")
@@ -178,10 +180,7 @@ def load_context(root: Path) -> BuildContext:
     ignore_file = root / ".dockerignore"
     ignore = None
     if ignore_file.is_file():
-        try:
-            ignore = DockerIgnore.parse(ignore_file.read_text(encoding="utf-8", errors="replace"), ignore_file)
-        except OSError:
-            ignore = None
+        ignore = DockerIgnore.parse(read_text(ignore_file, errors="replace", what=".dockerignore"), ignore_file)
     context = BuildContext(root, ignore)
     notable: dict[str, Notable] = {}
     # stack of (absolute dir, relative dir, parent pattern hits, notable key owning this subtree)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from ..estimates import MODEL_DOWNLOAD_DEFAULT, WHISPERX_MODELS, context_files
+from ..files import read_text
 from ..units import format_size
 from .base import Rule, register
 from .buildcontext import WEIGHT_SUFFIXES
@@ -114,7 +115,7 @@ class BakedModel(Rule):
                     if word.endswith(".py") and not word.startswith("-"):
                         path = ctx.context_path(site, word)
                         if path is not None and path.is_file() and path.stat().st_size < _SCRIPT_LIMIT:
-                            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+                            texts.append(read_text(path, errors="replace", what="script"))
         return "\n".join(texts)
 
     # COPY / ADD of weights or model dirs

@@ -109,8 +109,6 @@ def test_unclosed_quote_in_run_is_valid_input():
     ("   \n\n", "empty file"),
     ("# only a comment\n", "no instructions"),
     ("ARG X=1\n", "no FROM instruction"),
-    ("RUN echo hi\n", "before the first FROM"),
-    ("FROM x\nFROBNICATE y\n", "unknown instruction"),
     ("FROM x\nRUN <<EOF\necho\n", "unterminated heredoc"),
     ("FROM x\n\x00\x01binary", "not a text file"),
     ("FROM a b c\n", "FROM takes one image"),
@@ -124,9 +122,24 @@ def test_bad_input_is_one_line_naming_file_and_line(text, words):
 
 def test_bad_input_names_the_line(tmp_path):
     path = tmp_path / "Dockerfile"
-    path.write_text("FROM python:3.12-slim\nRUN true\nFROBNICATE\n")
-    with pytest.raises(BadInput, match=rf"^{path}:3: unknown instruction"):
+    path.write_text("FROM python:3.12-slim\nRUN true\nCOPY --user=me a b\n")
+    with pytest.raises(BadInput, match=rf"^{path}:3: unknown flag: --user"):
         parse_file(path)
+
+
+@pytest.mark.parametrize("text, warnings", [
+    ("RUN echo hi\n", ["<string>:1: RUN before the first FROM", "<string>: no FROM instruction"]),
+    ("FROM x\nFROBNICATE y\n", ["<string>:2: unknown instruction: FROBNICATE"]),
+    ("CMD [\"a\"]\nFROM x\nRUN true\n", ["<string>:1: CMD before the first FROM"]),
+])
+def test_what_only_docker_build_rejects_is_a_warning(text, warnings):
+    """BuildKit's parser takes these (its own test files have them); `docker build` stops on them. The file is
+    still analyzed, and each problem is a warning with its line (the CLI fails on them like on a critical finding)."""
+    parsed = parse_string(text)
+    assert len(parsed.warnings) == len(warnings) and not parsed.buildable
+    for got, expected in zip(parsed.warnings, warnings):
+        assert got.startswith(expected) and "docker build rejects it" in got
+    assert all(ins.cmd in ("FROM", "RUN", "ARG") for ins in parsed.instructions)
 
 
 def test_files_that_are_not_dockerfiles(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from buildopt.errors import BuildoptError
 from buildopt.optimize.options import OptimizationResult
 from buildopt.optimize.output import OutputPaths, write_outputs
 
@@ -142,7 +143,7 @@ def test_failed_write_leaves_no_temp_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(BuildoptError, match="cannot write: disk full"):  # one line, not a traceback
         write_outputs(result, paths)
     assert list(tmp_path.iterdir()) == []
 
