@@ -111,8 +111,9 @@ class Dockerfile:
     stages: list[Stage]
     instructions: list[Instruction]  # all, in file order
     file_ignores: frozenset[str] = frozenset()  # `# buildopt: ignore=` in the directive/header block
-    # What BuildKit's parser accepts but `docker build` then rejects (an unknown instruction, an instruction
-    # before the first FROM): the instruction is left out, the CLI prints each as a warning.
+    # What BuildKit's parser accepts but `docker build` then rejects, with the line: an unknown instruction or an
+    # instruction before the first FROM (both left out), a flag the instruction doesn't take, a forbidden ONBUILD
+    # trigger. The CLI prints each as a warning; analyze fails on them like on a critical finding.
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -196,14 +197,16 @@ def parse_string(text: str, path: Path | None = None, build_args: dict[str, str]
         keyword = command.cmd.upper()
         if keyword not in KNOWN_INSTRUCTIONS:
             # BuildKit's parser takes it (its own test files have such lines); `docker build` stops on it.
-            warnings.append(f"{name}:{start_line}: unknown instruction: {command.cmd} (docker build rejects it)")
+            warnings.append(f"{name}:{start_line}: unknown instruction: {command.cmd}; docker build rejects it")
             continue
-        _check_flags(command, keyword, name, start_line)
+        problem = _flag_problem(command, keyword)
+        if problem:
+            warnings.append(f"{name}:{start_line}: {problem}; docker build rejects it")
         if keyword == "FROM":
             stages.append(_new_stage(command, len(stages), global_args, build_args or {}, name, start_line))
         elif not stages and keyword != "ARG":
-            warnings.append(f"{name}:{start_line}: {keyword} before the first FROM "
-                            f"(docker build rejects it: no build stage in current context)")
+            warnings.append(f"{name}:{start_line}: {keyword} before the first FROM; docker build rejects it "
+                            f"(no build stage in current context)")
             continue
         instruction = Instruction(
             cmd=keyword,
@@ -226,7 +229,7 @@ def parse_string(text: str, path: Path | None = None, build_args: dict[str, str]
     if not stages and not warnings:
         raise BadInput(f"{name}: no FROM instruction")
     if not stages:
-        warnings.append(f"{name}: no FROM instruction (docker build rejects it)")
+        warnings.append(f"{name}: no FROM instruction; docker build rejects it")
     return Dockerfile(
         path=path,
         text=text,
@@ -262,19 +265,19 @@ def _run_go_parser(source: str, name: str, text: str):
         raise BadInput(f"{name}: unsupported character (a Unicode line or space separator such as U+0085)") from None
 
 
-def _check_flags(command, keyword: str, name: str, line: int) -> None:
-    """Refuse what `docker build` refuses before it runs anything: a flag the instruction doesn't take (or a bad
-    value for one), and the ONBUILD triggers BuildKit forbids. The messages are BuildKit's own."""
+def _flag_problem(command, keyword: str) -> str | None:
+    """What `docker build` refuses before it runs anything, in BuildKit's own words: a flag the instruction
+    doesn't take (or a bad value for one), and the ONBUILD triggers BuildKit forbids."""
     if keyword == "ONBUILD":
         trigger = (command.sub_cmd or "").upper()
         if not command.value and not command.sub_cmd:
-            raise BadInput(f"{name}:{line}: ONBUILD requires at least one argument")
+            return "ONBUILD requires at least one argument"
         if trigger == "ONBUILD":
-            raise BadInput(f"{name}:{line}: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+            return "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"
         if trigger in _NOT_ONBUILD_TRIGGERS:
-            raise BadInput(f"{name}:{line}: {trigger} isn't allowed as an ONBUILD trigger")
+            return f"{trigger} isn't allowed as an ONBUILD trigger"
     if keyword == "HEALTHCHECK" and command.value and command.value[0].upper() == "NONE":
-        return  # BuildKit reads no flags for HEALTHCHECK NONE
+        return None  # BuildKit reads no flags for HEALTHCHECK NONE
     allowed = _FLAGS.get(keyword, {})
     used: set[str] = set()
     for raw in command.flags:
@@ -282,17 +285,18 @@ def _check_flags(command, keyword: str, name: str, line: int) -> None:
         kind = allowed.get(flag[2:])
         if kind is None:
             takes = ", ".join(f"--{known}" for known in sorted(allowed)) if allowed else "no flags"
-            raise BadInput(f"{name}:{line}: unknown flag: {flag} ({keyword} takes {takes})")
+            return f"unknown flag: {flag} ({keyword} takes {takes})"
         if flag in used and kind is not list:
-            raise BadInput(f"{name}:{line}: duplicate flag specified: {flag}")
+            return f"duplicate flag specified: {flag}"
         used.add(flag)
         if kind is bool:
             if has_value and value == "":
-                raise BadInput(f"{name}:{line}: missing a value on flag: {flag}")
+                return f"missing a value on flag: {flag}"
             if value.lower() not in ("true", "false", ""):
-                raise BadInput(f"{name}:{line}: expecting boolean value for flag {flag}, not: {value}")
+                return f"expecting boolean value for flag {flag}, not: {value}"
         elif not has_value:
-            raise BadInput(f"{name}:{line}: missing a value on flag: {flag}")
+            return f"missing a value on flag: {flag}"
+    return None
 
 
 def arg_pairs(instruction: Instruction) -> dict[str, str | None]:
