@@ -124,7 +124,7 @@ def read_text_if_exists(path: str | Path, **kwargs) -> str | None:
 
 def _check_size(path: Path, size: int, limit: int, what: str) -> None:
     if size > limit:
-        raise BadInput(f"{path}: larger than the {_limit_text(limit)} limit for a {what}")
+        raise BadInput(f"{path}: larger than {_limit_text(limit)}, the limit for a {what}")
 
 
 # --- writing ---------------------------------------------------------------------------------------------
