@@ -3,15 +3,15 @@
 BuildKit's parser appends each continuation line to the instruction's string (`line += continuationLine`),
 which costs O(lines x length): one RUN of 120,000 continuation lines took 104 s. `compact` hands the parser
 the same logical lines in fewer physical ones: each run of continuation lines is joined exactly as the parser
-joins it (newline and escape character trimmed, comment and blank lines inside it dropped) into chunks of
-about 60,000 characters that still end in the escape character, under the parser's 64 KiB line limit. The parser
-then builds the same instructions, with the same text, from a few hundred appends; the line map turns its
-line numbers back into the file's.
+joins it (newline and escape character trimmed, comment and blank lines inside it dropped) into lines of up
+to 60,000 bytes that still end in the escape character, under the parser's 64 KiB line limit. The parser
+then builds the same instructions, with the same text, from a hundred or so appends for 5 MB; the line map
+turns its line numbers back into the file's.
 
 Heredoc bodies are copied untouched. Whether an instruction opens a heredoc is predicted here and checked
 against the parser's result (`Compacted.matches`); when the two disagree, the caller parses the original text
-instead. Anything unusual (a byte-order mark, Unicode spaces, an invalid escape directive, a line near the
-64 KiB limit) leaves the text as it is.
+instead. A byte-order mark, an invalid escape directive or a line near the 64 KiB limit leaves the text as it
+is (the parser then reports what it reports on the file itself).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-CHUNK_CHARS = 60_000
+CHUNK_BYTES = 60_000  # UTF-8 bytes per joined line: the parser reads lines of up to 64 KiB
+_LONGEST_LINE_BYTES = 60_000  # a line this long must meet the parser's limit as it is
 MIN_RUN_LINES = 64  # shorter runs cost the parser nothing worth saving
-_LONGEST_LINE = 60_000  # near the parser's 64 KiB limit, the original must meet it as it is
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*\Z", re.ASCII)
-# Spaces the parser's trimming (Go's unicode.IsSpace) and Python's str.lstrip might not agree on.
-_UNICODE_SPACE = re.compile("[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]")
+# What the parser's trimLeadingWhitespace strips: Go's unicode.IsSpace (str.lstrip() would also strip \x1c-\x1f).
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 _HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)([^<]*)$")
 _HEREDOC_INSTRUCTIONS = {"RUN", "COPY", "ADD"}
 
@@ -48,14 +48,14 @@ class Compacted:
 
 def compact(text: str, min_run_lines: int = MIN_RUN_LINES) -> Compacted | None:
     """The text with long continuation runs joined, or None when nothing needs it (or it can't be done safely)."""
-    if "\n" not in text or text.startswith("\ufeff") or _UNICODE_SPACE.search(text):
+    if "\n" not in text or text.startswith("\ufeff"):
         return None
     lines = text.split("\n")
     ends_with_newline = lines[-1] == ""
     if ends_with_newline:
         lines.pop()
-    if max(map(len, lines)) > _LONGEST_LINE:
-        return None
+    if any(_size(line) > _LONGEST_LINE_BYTES for line in lines if len(line) > _LONGEST_LINE_BYTES // 4):
+        return None  # near the parser's line limit: the file must meet it as it is
     raw_lines = lines  # copied as they are (carriage returns included) wherever nothing is joined
     lines = [line.rstrip("\r") for line in lines]
     escape = _escape_token(lines)
@@ -85,7 +85,7 @@ def compact(text: str, min_run_lines: int = MIN_RUN_LINES) -> Compacted | None:
     i = 0
     while i < count:
         raw = lines[i]
-        processed = raw.lstrip()
+        processed = raw.lstrip(_GO_SPACE)
         if processed.startswith("#"):
             processed = ""
         i += 1
@@ -99,13 +99,13 @@ def compact(text: str, min_run_lines: int = MIN_RUN_LINES) -> Compacted | None:
         while not ended and i < count:
             raw_next = lines[i]
             i += 1
-            stripped = raw_next.lstrip()
+            stripped = raw_next.lstrip(_GO_SPACE)
             if stripped.startswith("#") or stripped == "":
                 pieces.append((i, None))
                 continue
             piece, ended = trim(raw_next)
             pieces.append((i, piece))
-        if len(pieces) >= min_run_lines and line.strip() and not line[0].isspace():
+        if len(pieces) >= min_run_lines and line.strip(_GO_SPACE) and line[0] not in _GO_SPACE:
             _emit_chunks(pieces, escape, ended, emit)
             changed = True
         else:
@@ -126,20 +126,26 @@ def compact(text: str, min_run_lines: int = MIN_RUN_LINES) -> Compacted | None:
 
 
 def _emit_chunks(pieces: list[tuple[int, str | None]], escape: str, ended: bool, emit) -> None:
-    """Join an instruction's pieces into lines of about CHUNK_CHARS, each but the last ending in the escape."""
+    """Join an instruction's pieces into lines of up to CHUNK_BYTES, each but the last ending in the escape."""
     chunk: list[str] = []
     size = 0
     chunk_start = pieces[0][0]
-    for index, (number, piece) in enumerate(pieces):
-        if piece is not None and chunk and size + len(piece) > CHUNK_CHARS:
+    for number, piece in pieces:
+        if piece is None:
+            continue
+        piece_size = _size(piece)
+        if chunk and size + piece_size > CHUNK_BYTES:
             emit("".join(chunk) + escape, chunk_start, number - 1)
             chunk, size, chunk_start = [], 0, number
-        if piece is not None:
-            chunk.append(piece)
-            size += len(piece)
+        chunk.append(piece)
+        size += piece_size
     # The last chunk ends the instruction as its last line did; a run cut off by the end of the file keeps its
     # escape, so a last chunk of blanks still counts (a blank line would be skipped).
     emit("".join(chunk) + ("" if ended else escape), chunk_start, pieces[-1][0])
+
+
+def _size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _escape_token(lines: list[str]) -> str | None:
@@ -147,7 +153,7 @@ def _escape_token(lines: list[str]) -> str | None:
     escape = "\\"
     seen: set[str] = set()
     for line in lines:
-        match = _DIRECTIVE.match(line.lstrip())
+        match = _DIRECTIVE.match(line.lstrip(_GO_SPACE))
         if not match or match.group(1).lower() not in ("escape", "syntax"):
             break
         key = match.group(1).lower()

@@ -246,6 +246,7 @@ def _go_parse(text: str, name: str):
     """BuildKit's parser on the text, with long continuation runs joined first (continuations.py), and a function
     giving each command's (start, end) lines in the original text."""
     compacted = continuations.compact(text)
+    # The parser's errors carry no line numbers: the joined text gives the same ones as the file.
     commands = _run_go_parser(compacted.text if compacted else text, name, text)
     if compacted is not None and not compacted.matches(commands):
         compacted = None  # a heredoc was predicted wrongly: parse the text as it is
