@@ -226,8 +226,6 @@ def parse_string(text: str, path: Path | None = None, build_args: dict[str, str]
             stages[-1].instructions.append(instruction)
         elif keyword == "ARG":
             global_args.update(arg_pairs(instruction))
-    if not stages and not warnings:
-        raise BadInput(f"{name}: no FROM instruction")
     if not stages:
         warnings.append(f"{name}: no FROM instruction; docker build rejects it")
     return Dockerfile(

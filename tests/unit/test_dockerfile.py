@@ -108,7 +108,6 @@ def test_unclosed_quote_in_run_is_valid_input():
     ("", "empty file"),
     ("   \n\n", "empty file"),
     ("# only a comment\n", "no instructions"),
-    ("ARG X=1\n", "no FROM instruction"),
     ("FROM x\nRUN <<EOF\necho\n", "unterminated heredoc"),
     ("FROM x\n\x00\x01binary", "not a text file"),
     ("FROM a b c\n", "FROM takes one image"),
@@ -129,6 +128,7 @@ def test_bad_input_names_the_line(tmp_path):
 
 @pytest.mark.parametrize("text, warnings", [
     ("RUN echo hi\n", ["<string>:1: RUN before the first FROM", "<string>: no FROM instruction"]),
+    ("ARG X=1\n", ["<string>: no FROM instruction"]),
     ("FROM x\nFROBNICATE y\n", ["<string>:2: unknown instruction: FROBNICATE"]),
     ("CMD [\"a\"]\nFROM x\nRUN true\n", ["<string>:1: CMD before the first FROM"]),
     # BuildKit's messages (instructions/parse.go, bflag.go at moby/buildkit 73ed682)
