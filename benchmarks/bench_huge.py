@@ -105,8 +105,6 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO))
-    import dockerfile as goparser
-
     from buildopt.dockerfile import parse_string
 
     size = int(args.mb * 1_000_000)
