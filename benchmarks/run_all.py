@@ -11,6 +11,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     ["bench_analyze.py"],
     ["bench_diff.py", "--runs", "3", "--reader", "overlay2"],
+    ["bench_huge.py"],  # 5 MB Dockerfiles of the two hostile shapes (issue 18); the slowest of the three
 ]
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import EnvironmentMissing
+from .files import ensure_dir, open_for_writing
 
 LOG_TAIL_LINES = 25
 
@@ -80,11 +81,11 @@ def build_one(request: BuildRequest, on_line: LineCallback | None = None) -> Bui
     from python_on_whales import docker
     from python_on_whales.exceptions import DockerException
 
-    request.log_path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(request.log_path.parent)
     tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
     started = time.monotonic()
     error = None
-    with request.log_path.open("w", encoding="utf-8") as log:
+    with open_for_writing(request.log_path) as log:
         try:
             stream = docker.buildx.build(
                 request.context,

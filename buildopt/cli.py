@@ -79,18 +79,18 @@ def plan(
 # --- analyze ------------------------------------------------------------------------------------------
 @app.command("analyze")
 def analyze_command(
-    dockerfile: Path = typer.Argument(..., help="The Dockerfile to analyze."),
+    dockerfile: Path = typer.Argument(..., readable=False, help="The Dockerfile to analyze."),
     context: Optional[Path] = typer.Option(
-        None, "--context", help="Build context dir: read the requirements and pyproject extras pip installs, "
+        None, "--context", readable=False, help="Build context dir: read the requirements and pyproject extras pip installs, "
         ".dockerignore and model files. Without it, context checks are skipped."),
     output_format: str = typer.Option("table", "--format", help="table, json, sarif or markdown."),
     fail_on: Optional[str] = typer.Option(
         None, "--fail-on", help="Exit 1 when a finding is at or above: info, low, medium, high, critical, or never. "
         "Default: fail_on from the config, else high."),
     config_file: Optional[Path] = typer.Option(
-        None, "--config", help="Config file (buildopt.toml or a pyproject.toml with [tool.buildopt]). Default: "
+        None, "--config", readable=False, help="Config file (buildopt.toml or a pyproject.toml with [tool.buildopt]). Default: "
         "searched from the Dockerfile's directory up to the context (or repository) root."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", readable=False, help="Write the report to FILE instead of stdout."),
     force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
     no_engine: bool = typer.Option(
         False, "--no-engine", help="Don't ask the local Docker engine for the base image's USER and ENV (it is never "
@@ -103,6 +103,7 @@ def analyze_command(
     from .config import FAIL_ON_CHOICES, load_config
     from .dockerfile import parse_file
     from .errors import BadInput
+    from .files import check_output, write_text
     from .report.findings import FORMATS, render
     from .rules import analyze
 
@@ -110,29 +111,32 @@ def analyze_command(
         raise BadInput(f"--format {output_format!r}: use {', '.join(FORMATS)}")
     if fail_on is not None and fail_on.lower() not in FAIL_ON_CHOICES:
         raise BadInput(f"--fail-on {fail_on!r}: use {', '.join(FAIL_ON_CHOICES)}")
-    if output is not None and output.exists() and not force:
-        raise BadInput(f"{output}: exists (use --force to overwrite)")
+    if output is not None:
+        check_output(output, force=force)
     parsed = parse_file(dockerfile)
+    _warn(parsed.warnings)
     config = load_config(dockerfile.parent, explicit=config_file, stop_at=context)
     result = analyze(parsed, context_dir=context, config=config, engine=not no_engine)
     threshold = (fail_on or config.fail_on or "high").lower()
     text = render(result, output_format, fail_on=threshold)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        write_text(output, text, force=force)
     else:
         typer.echo(text, nl=False)
-    raise typer.Exit(ExitCode.FINDINGS if result.fails(threshold) else ExitCode.OK)
+    # A file `docker build` would reject (the warnings above) fails like a critical finding.
+    failed = result.fails(threshold) or (bool(parsed.warnings) and threshold != "never")
+    raise typer.Exit(ExitCode.FINDINGS if failed else ExitCode.OK)
 
 
 # --- optimize -----------------------------------------------------------------------------------------
 @app.command("optimize")
 def optimize_command(
-    dockerfile: Path = typer.Argument(..., help="The Dockerfile to optimize."),
+    dockerfile: Path = typer.Argument(..., readable=False, help="The Dockerfile to optimize."),
     context: Optional[Path] = typer.Option(
-        None, "--context", help="Build context dir (default: the Dockerfile's directory): read the requirements, "
+        None, "--context", readable=False, help="Build context dir (default: the Dockerfile's directory): read the requirements, "
         "pyproject and model files."),
     output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="Where to write the optimized Dockerfile (default: Dockerfile.optimized next to "
+        None, "--output", "-o", readable=False, help="Where to write the optimized Dockerfile (default: Dockerfile.optimized next to "
         "the input). docker-compose.buildopt.yml and <output>.dockerignore go next to it when needed."),
     force: bool = typer.Option(False, "--force", help="Overwrite output files that exist."),
     diff: bool = typer.Option(False, "--diff", help="Also print a unified diff of the original and the optimized file."),
@@ -158,6 +162,7 @@ def optimize_command(
     if output_format not in ("text", "json"):
         raise BadInput(f"--format {output_format!r}: use text or json")
     parsed = parse_file(dockerfile)
+    _warn(parsed.warnings)
     paths = OutputPaths.for_input(dockerfile, output)
     check_output_dir(paths)
     options = OptimizeOptions(python=python, keep_all_extras=keep_extras, trim=not no_trim, skip=change_keys(skip),
@@ -173,12 +178,12 @@ def optimize_command(
 # --- compare ------------------------------------------------------------------------------------------
 @app.command()
 def compare(
-    dockerfile: Path = typer.Argument(..., help="The Dockerfile as written."),
-    context: Optional[Path] = typer.Option(None, "--context", help="Build context (default: the Dockerfile's directory)."),
-    optimized: Optional[Path] = typer.Option(None, "--optimized", help="Optimized Dockerfile to compare (default: generated)."),
-    output_dir: Path = typer.Option(Path("buildopt-report"), "--output-dir", help="Where reports, logs and the generated Dockerfile go."),
+    dockerfile: Path = typer.Argument(..., readable=False, help="The Dockerfile as written."),
+    context: Optional[Path] = typer.Option(None, "--context", readable=False, help="Build context (default: the Dockerfile's directory)."),
+    optimized: Optional[Path] = typer.Option(None, "--optimized", readable=False, help="Optimized Dockerfile to compare (default: generated)."),
+    output_dir: Path = typer.Option(Path("buildopt-report"), "--output-dir", readable=False, help="Where reports, logs and the generated Dockerfile go."),
     output_format: str = typer.Option("table", "--format", help="table, json, markdown or html (all are written to --output-dir)."),
-    budget: Optional[Path] = typer.Option(None, "--budget", help="TOML file with a [budget] table."),
+    budget: Optional[Path] = typer.Option(None, "--budget", readable=False, help="TOML file with a [budget] table."),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="Baseline image, or a report.json saved from the base branch."),
     build_arg: list[str] = typer.Option([], "--build-arg", help="KEY=VALUE passed to both builds (repeatable)."),
     network: Optional[str] = typer.Option(None, "--network", help="Network mode for RUN steps (e.g. host)."),
@@ -242,6 +247,11 @@ def compare(
                 "html": lambda doc: page}[output_format](document)
     typer.echo(rendered, nl=False)
     raise typer.Exit(int(result.exit_code))
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        typer.echo(f"buildopt: warning: {warning}", err=True)
 
 
 def _key_values(pairs: list[str], flag: str) -> dict[str, str]:
@@ -314,7 +324,7 @@ def audit_command(
     deep: Optional[bool] = typer.Option(None, "--deep/--no-deep", help="Read every image's files (any reader), or none. Default: custom images on a local overlay2 engine."),
     prune_dangling: bool = typer.Option(False, "--prune-dangling", help="Remove the dangling images listed (only those), after confirmation."),
     yes: bool = typer.Option(False, "--yes", help="Confirm --prune-dangling without a prompt."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write the report to this file instead of stdout."),
+    output: Optional[Path] = typer.Option(None, "--output", readable=False, help="Write the report to this file instead of stdout."),
     force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
 ) -> None:
     """Audit every image and container of an engine: sizes, categories, findings, savings, priorities,
@@ -325,6 +335,7 @@ def audit_command(
     """
     from .audit import AuditOptions, apply_prune, run_audit
     from .errors import BadInput
+    from .files import check_output, write_text
     from .progress import StageProgress
     from .report import audit_report, html
     from .units import format_size, parse_size
@@ -333,8 +344,8 @@ def audit_command(
                  "html": html.render_audit}
     if output_format not in renderers:
         raise BadInput(f"--format {output_format!r}: use table, markdown, json or html")
-    if output is not None and output.exists() and not force:
-        raise BadInput(f"{output} exists (pass --force to overwrite)")
+    if output is not None:
+        check_output(output, force=force)
     if prune_dangling and not yes and not sys.stdin.isatty():
         raise BadInput("--prune-dangling removes images: pass --yes to confirm (stdin is not a terminal)")
     options = AuditOptions(context=context, min_size=parse_size(min_size),
@@ -352,7 +363,7 @@ def audit_command(
                        f"freed {format_size(result.freed)}{kept}", err=True)
     rendered = renderers[output_format](audit_report.audit_document(report))
     if output is not None:
-        output.write_text(rendered)
+        write_text(output, rendered, force=force)
         typer.echo(f"buildopt: wrote {output}", err=True)
     else:
         typer.echo(rendered, nl=False)

@@ -30,12 +30,17 @@ from .build import BuildRequest, BuildResult, build_one, require_buildx
 from .engine import run_labels
 from .errors import BadInput, ExitCode
 from .fallback import Failure, FallbackResult
+from .files import MAX_CONTEXT_FILE_BYTES, check_output, ensure_dir, read_text, write_text
 from .score import SecurityFacts, SecurityScore, security_score
 from .smoke import (ContainerRunner, SmokeCheck, SmokeResult, SmokeSpec, align_imports, regressions, run_smoke,
                     same_output_checks, same_start, shared_imports, spec_from_config)
 
 TEMP_REPO = "buildopt-tmp"
 REPORT_SCHEMA = "buildopt.compare/v1"
+# Everything compare writes into --output-dir (the CLI's reports and the optimized variant's files): checked before
+# the builds, so a FIFO or a device in their place fails at once instead of after minutes of building.
+OUTPUT_FILES = ("report.json", "report.md", "report.sarif", "Dockerfile.optimized", "Dockerfile.optimized.dockerignore",
+                "docker-compose.buildopt.yml", "build-original.log", "build-optimized.log")
 
 
 @dataclass
@@ -140,7 +145,9 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
     parsed = parse_file(dockerfile_path)
     analysis = analyze(parsed, context_dir=context, config=config)
 
-    options.output_dir.mkdir(parents=True, exist_ok=True)
+    ensure_dir(options.output_dir)
+    for name in OUTPUT_FILES:
+        check_output(options.output_dir / name, force=True)
     optimization = None
     if options.optimized:
         optimized_path = options.optimized
@@ -433,7 +440,7 @@ def _budget_table(options: CompareOptions, config) -> dict:
         import tomllib
 
         try:
-            table = tomllib.loads(options.budget_file.read_text())
+            table = tomllib.loads(read_text(options.budget_file, what="budget file"))
         except tomllib.TOMLDecodeError as err:
             raise BadInput(f"{options.budget_file}: invalid TOML: {err}") from None
         return table.get("budget", table.get("tool", {}).get("buildopt", {}).get("budget", table))
@@ -567,7 +574,7 @@ def _baseline_facts(baseline: str) -> tuple[ImageFacts, str]:
         if not path.exists():
             raise BadInput(f"{path}: no such file (--baseline)")
         try:
-            report = json.loads(path.read_text())
+            report = json.loads(read_text(path, limit=MAX_CONTEXT_FILE_BYTES, what="baseline report"))
             original = report["variants"]["original"]
         except (ValueError, KeyError, TypeError):
             raise BadInput(f"{path}: not a buildopt compare report (schema {REPORT_SCHEMA})") from None
@@ -631,9 +638,5 @@ def write_outputs(result: CompareResult, renderers: dict[str, Callable[[CompareR
     """Write every report format into the output dir; returns {format: path}."""
     written = {}
     for name, render in renderers.items():
-        path = result.options.output_dir / name
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(render(result))
-        shutil.move(tmp, path)
-        written[name] = path
+        written[name] = write_text(result.options.output_dir / name, render(result), force=True)
     return written

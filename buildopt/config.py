@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BadInput
+from .files import read_text
 from .severity import Severity
 
 CONFIG_FILE = "buildopt.toml"
@@ -83,11 +84,9 @@ def _search_dirs(start: Path, stop_at: Path | None) -> list[Path]:
 
 def _table_of(path: Path, *, required: bool) -> dict | None:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_text(path, what="config file"))
     except tomllib.TOMLDecodeError as err:
         raise BadInput(f"{path}: invalid TOML: {err}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise BadInput(f"{path}: cannot read: {err}") from None
     if path.name == PYPROJECT or "tool" in data and "buildopt" in data.get("tool", {}):
         section = data.get("tool", {}).get("buildopt")
         if section is None:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import dockerfile as _goparser
 
+from . import continuations
 from .errors import BadInput
+from .files import MAX_DOCKERFILE_BYTES, read_text as _read_regular_text
 
 KNOWN_INSTRUCTIONS = frozenset(
     "ADD ARG CMD COPY ENTRYPOINT ENV EXPOSE FROM HEALTHCHECK LABEL MAINTAINER ONBUILD RUN SHELL STOPSIGNAL USER VOLUME WORKDIR".split()
@@ -24,6 +26,18 @@ _IGNORE_COMMENT = re.compile(r"^\s*#\s*buildopt:\s*ignore\s*=\s*([A-Za-z0-9_,\s-
 _VARIABLE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-+])?(?P<word>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
 # Any C0 control byte except tab, newline, carriage return and form feed means this is not a text file.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
+# The flags each instruction takes and their kinds, as BuildKit's instructions/parse.go declares them (moby/buildkit
+# 73ed682): str needs `=value`, bool takes none or true/false, list may repeat. Any other flag fails `docker build`.
+# RUN's --device and --security come from the labs syntax; they are accepted so a labs Dockerfile isn't refused.
+_FLAGS: dict[str, dict[str, type]] = {
+    "ADD": {"chown": str, "chmod": str, "link": bool, "keep-git-dir": bool, "checksum": str, "unpack": bool,
+            "exclude": list},
+    "COPY": {"chown": str, "from": str, "chmod": str, "link": bool, "exclude": list, "parents": bool},
+    "FROM": {"platform": str},
+    "HEALTHCHECK": {"interval": str, "timeout": str, "start-period": str, "start-interval": str, "retries": str},
+    "RUN": {"mount": list, "network": str, "security": str, "device": list},
+}
+_NOT_ONBUILD_TRIGGERS = ("FROM", "MAINTAINER")
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,14 @@ class Dockerfile:
     stages: list[Stage]
     instructions: list[Instruction]  # all, in file order
     file_ignores: frozenset[str] = frozenset()  # `# buildopt: ignore=` in the directive/header block
+    # What BuildKit's parser accepts but `docker build` then rejects, with the line: an unknown instruction or an
+    # instruction before the first FROM (both left out), a flag the instruction doesn't take, a forbidden ONBUILD
+    # trigger. The CLI prints each as a warning; analyze fails on them like on a critical finding.
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def buildable(self) -> bool:
+        return bool(self.stages) and not self.warnings
 
     @property
     def final_stage(self) -> Stage:
@@ -143,18 +165,8 @@ def substitute(text: str, variables: dict[str, str | None]) -> str:
 
 
 def read_text(path: Path) -> str:
-    if not path.exists():
-        raise BadInput(f"{path}: no such file")
-    if path.is_dir():
-        raise BadInput(f"{path}: is a directory, not a Dockerfile")
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise BadInput(f"{path}: cannot read: {err.strerror}") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadInput(f"{path}: not a text file (invalid UTF-8)") from None
+    """A Dockerfile's text: a regular file of at most MAX_DOCKERFILE_BYTES, UTF-8 (a byte-order mark is dropped)."""
+    return _read_regular_text(path, limit=MAX_DOCKERFILE_BYTES, what="Dockerfile", encoding="utf-8-sig")
 
 
 def parse_file(path: str | Path, build_args: dict[str, str] | None = None) -> Dockerfile:
@@ -170,33 +182,35 @@ def parse_string(text: str, path: Path | None = None, build_args: dict[str, str]
         raise BadInput(f"{name}:{line}: not a text file (binary byte {control.group()!r})")
     if not text.strip():
         raise BadInput(f"{name}: empty file")
-    try:
-        commands = _goparser.parse_string(text)
-    except _goparser.GoParseError as err:
-        raise BadInput(_describe_go_error(name, str(err), text)) from None
-    except UnicodeDecodeError:
-        # The Go parser trims Unicode spaces such as U+0085 byte-wise and can hand back a cut character.
-        raise BadInput(f"{name}: unsupported character (a Unicode line or space separator such as U+0085)") from None
-
+    commands, lines_of = _go_parse(text, name)
     lines = text.splitlines()
     directives = _directives(lines)
     instructions: list[Instruction] = []
     stages: list[Stage] = []
     global_args: dict[str, str | None] = {}
+    warnings: list[str] = []
     for command in commands:
+        start_line, end_line = lines_of(command)
         if not command.cmd:  # e.g. a file that is only a line continuation
-            raise BadInput(f"{name}:{command.start_line}: no instruction")
+            raise BadInput(f"{name}:{start_line}: no instruction")
         keyword = command.cmd.upper()
         if keyword not in KNOWN_INSTRUCTIONS:
-            raise BadInput(f"{name}:{command.start_line}: unknown instruction {command.cmd!r}")
+            # BuildKit's parser takes it (its own test files have such lines); `docker build` stops on it.
+            warnings.append(f"{name}:{start_line}: unknown instruction: {command.cmd}; docker build rejects it")
+            continue
+        problem = _flag_problem(command, keyword)
+        if problem:
+            warnings.append(f"{name}:{start_line}: {problem}; docker build rejects it")
         if keyword == "FROM":
-            stages.append(_new_stage(command, len(stages), global_args, build_args or {}, name))
+            stages.append(_new_stage(command, len(stages), global_args, build_args or {}, name, start_line))
         elif not stages and keyword != "ARG":
-            raise BadInput(f"{name}:{command.start_line}: {keyword} before the first FROM (only ARG may come first)")
+            warnings.append(f"{name}:{start_line}: {keyword} before the first FROM; docker build rejects it "
+                            f"(no build stage in current context)")
+            continue
         instruction = Instruction(
             cmd=keyword,
-            line=command.start_line,
-            end_line=command.end_line,
+            line=start_line,
+            end_line=end_line,
             original=command.original,
             value=tuple(command.value),
             flags=tuple(command.flags),
@@ -204,7 +218,7 @@ def parse_string(text: str, path: Path | None = None, build_args: dict[str, str]
             heredocs=tuple(Heredoc(doc.name, doc.content) for doc in command.heredocs),
             sub_cmd=command.sub_cmd.upper() if command.sub_cmd else None,
             stage=len(stages) - 1,
-            ignored_rules=_ignores_before(lines, command.start_line),
+            ignored_rules=_ignores_before(lines, start_line),
         )
         instructions.append(instruction)
         if stages:
@@ -212,7 +226,7 @@ def parse_string(text: str, path: Path | None = None, build_args: dict[str, str]
         elif keyword == "ARG":
             global_args.update(arg_pairs(instruction))
     if not stages:
-        raise BadInput(f"{name}: no FROM instruction")
+        warnings.append(f"{name}: no FROM instruction; docker build rejects it")
     return Dockerfile(
         path=path,
         text=text,
@@ -221,7 +235,66 @@ def parse_string(text: str, path: Path | None = None, build_args: dict[str, str]
         stages=stages,
         instructions=instructions,
         file_ignores=_file_ignores(lines),
+        warnings=warnings,
     )
+
+
+def _go_parse(text: str, name: str):
+    """BuildKit's parser on the text, with long continuation runs joined first (continuations.py), and a function
+    giving each command's (start, end) lines in the original text."""
+    compacted = continuations.compact(text)
+    # The parser's errors carry no line numbers: the joined text gives the same ones as the file.
+    commands = _run_go_parser(compacted.text if compacted else text, name, text)
+    if compacted is not None and not compacted.matches(commands):
+        compacted = None  # a heredoc was predicted wrongly: parse the text as it is
+        commands = _run_go_parser(text, name, text)
+    if compacted is None:
+        return commands, lambda command: (command.start_line, command.end_line)
+    return commands, lambda command: compacted.lines(command.start_line, command.end_line)
+
+
+def _run_go_parser(source: str, name: str, text: str):
+    try:
+        return _goparser.parse_string(source)
+    except _goparser.GoParseError as err:
+        raise BadInput(_describe_go_error(name, str(err), text)) from None
+    except UnicodeDecodeError:
+        # The Go parser trims Unicode spaces such as U+0085 byte-wise and can hand back a cut character.
+        raise BadInput(f"{name}: unsupported character (a Unicode line or space separator such as U+0085)") from None
+
+
+def _flag_problem(command, keyword: str) -> str | None:
+    """What `docker build` refuses before it runs anything, in BuildKit's own words: a flag the instruction
+    doesn't take (or a bad value for one), and the ONBUILD triggers BuildKit forbids."""
+    if keyword == "ONBUILD":
+        trigger = (command.sub_cmd or "").upper()
+        if not command.value and not command.sub_cmd:
+            return "ONBUILD requires at least one argument"
+        if trigger == "ONBUILD":
+            return "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"
+        if trigger in _NOT_ONBUILD_TRIGGERS:
+            return f"{trigger} isn't allowed as an ONBUILD trigger"
+    if keyword == "HEALTHCHECK" and command.value and command.value[0].upper() == "NONE":
+        return None  # BuildKit reads no flags for HEALTHCHECK NONE
+    allowed = _FLAGS.get(keyword, {})
+    used: set[str] = set()
+    for raw in command.flags:
+        flag, has_value, value = raw.partition("=")
+        kind = allowed.get(flag[2:])
+        if kind is None:
+            takes = ", ".join(f"--{known}" for known in sorted(allowed)) if allowed else "no flags"
+            return f"unknown flag: {flag} ({keyword} takes {takes})"
+        if flag in used and kind is not list:
+            return f"duplicate flag specified: {flag}"
+        used.add(flag)
+        if kind is bool:
+            if has_value and value == "":
+                return f"missing a value on flag: {flag}"
+            if value.lower() not in ("true", "false", ""):
+                return f"expecting boolean value for flag {flag}, not: {value}"
+        elif not has_value:
+            return f"missing a value on flag: {flag}"
+    return None
 
 
 def arg_pairs(instruction: Instruction) -> dict[str, str | None]:
@@ -251,7 +324,7 @@ def _unquote(value: str) -> str:
     return value
 
 
-def _new_stage(command, index: int, global_args: dict, build_args: dict, name: str) -> Stage:
+def _new_stage(command, index: int, global_args: dict, build_args: dict, name: str, line: int) -> Stage:
     words = list(command.value)
     platform = next((f.partition("=")[2] for f in command.flags if f.startswith("--platform")), None)
     alias = None
@@ -259,14 +332,14 @@ def _new_stage(command, index: int, global_args: dict, build_args: dict, name: s
         alias = words[-1]
         words = words[:-2]
     if len(words) != 1:
-        raise BadInput(f"{name}:{command.start_line}: FROM takes one image (and optionally AS name)")
+        raise BadInput(f"{name}:{line}: FROM takes one image (and optionally AS name)")
     variables = {**global_args, **build_args}
     return Stage(
         index=index,
         name=alias,
         base=words[0],
         base_resolved=substitute(words[0], variables),
-        line=command.start_line,
+        line=line,
         platform=platform,
     )
 
@@ -322,9 +395,9 @@ def _describe_go_error(name: str, message: str, text: str) -> str:
 def _unterminated_heredoc_line(text: str) -> int | None:
     """The line of the last `<<NAME` whose terminator never comes (the Go parser doesn't say)."""
     lines = text.splitlines()
+    last_seen = {line.strip(): index for index, line in enumerate(lines)}  # linear: no rescan per marker
     for number, line in enumerate(lines, start=1):
         for match in re.finditer(r"<<-?\s*[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?", line):
-            terminator = match.group(1)
-            if not any(later.strip() == terminator for later in lines[number:]):
+            if last_seen.get(match.group(1), -1) < number:
                 return number
     return None

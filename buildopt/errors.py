@@ -1,4 +1,4 @@
-"""Errors that reach the user as one line and a documented exit code (see docs/exit-codes.md)."""
+"""Errors that reach the user as one line and a documented exit code (README's table, docs/limits.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ class ExitCode(IntEnum):
     FINDINGS = 1  # analyze found something at or above --fail-on; compare's budget failed
     BAD_INPUT = 2  # unreadable or invalid input, or an output that exists without --force
     BUILD_FAILED = 3
-    ENVIRONMENT = 4  # Docker, buildx or trivy missing or unreachable
+    ENVIRONMENT = 4  # Docker, buildx or trivy missing or unreachable; the disk full while writing an output
     SERVICE_DOWN = 5  # promote: the new image failed and so did the rollback; the service needs a person
 
 

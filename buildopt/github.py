@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BadInput, BuildoptError, ExitCode
+from .files import ensure_dir, read_text, write_text
 from .report import compare_report
 from .units import format_size
 
@@ -101,8 +102,8 @@ def load_event(path: str | os.PathLike | None = None, environ: Mapping[str, str]
     if not where:
         raise BadInput("GITHUB_EVENT_PATH is not set: run inside GitHub Actions or pass the event file")
     try:
-        event = json.loads(Path(where).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
+        event = json.loads(read_text(where, what="event payload"))
+    except (BadInput, ValueError) as err:
         raise BadInput(f"{where}: unreadable event payload: {err}") from None
     if not isinstance(event, dict):
         raise BadInput(f"{where}: the event payload is not a JSON object")
@@ -282,7 +283,7 @@ def run_gate(inputs: GateInputs, environ: Mapping[str, str] = os.environ,
              runner: CompareRunner = run_buildopt, log: Callable[[str], None] = print) -> GateResult:
     """Compare every Dockerfile (against the base branch's build when `baseline_ref` is set)."""
     output_dir = inputs.output_dir
-    output_dir.mkdir(parents=True, exist_ok=True)
+    ensure_dir(output_dir)
     event_path = environ.get("GITHUB_EVENT_PATH")
     pull_request = pull_request_from_event(load_event(event_path, environ)) if event_path else None
     names = _entry_names(inputs.dockerfiles)
@@ -417,8 +418,8 @@ def _baseline_from_tree(inputs: GateInputs, dockerfile: str, context: str, tree:
 def _report_size(baseline: str) -> int | None:
     """The original image's size in a saved report.json; None for an image ref or an unreadable file."""
     try:
-        size = json.loads(Path(baseline).read_text(encoding="utf-8"))["variants"]["original"]["size"]
-    except (OSError, ValueError, KeyError, TypeError):
+        size = json.loads(read_text(baseline, what="report"))["variants"]["original"]["size"]
+    except (BadInput, ValueError, KeyError, TypeError):
         return None
     return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None
 
@@ -467,15 +468,13 @@ def write_gate_files(result: GateResult, comment: bool, environ: Mapping[str, st
 
 def _read_own_report(path: Path) -> dict | None:
     try:
-        return sanitize_report(json.loads(path.read_text(encoding="utf-8")))
+        return sanitize_report(json.loads(read_text(path, what="report")))
     except (OSError, ValueError, BadInput):
         return None
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, text, force=True)
 
 
 # --- the untrusted artifact (workflow b) ---------------------------------------------------------------

@@ -21,6 +21,8 @@ from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as _PkgRequirement
 from packaging.utils import canonicalize_name
 
+from .files import read_text, read_text_if_exists
+
 _MAX_DEPTH = 20  # nested -r chains deeper than this are a cycle or a mistake
 _NAME_AT_START = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?")
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?")
@@ -179,9 +181,8 @@ def _read_into(result: RequirementSet, path: Path, root: Path | None, *, depth: 
     if root is not None and not _inside(resolved, root):
         result.missing.append(f"{path} (outside the build context)")
         return
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except (OSError, ValueError):
+    text = read_text_if_exists(path, errors="replace", what="requirements file")
+    if text is None:
         result.missing.append(str(path))
         return
     seen.add(resolved)
@@ -233,7 +234,7 @@ def read_project(directory: Path) -> ProjectInfo | None:
     pyproject = directory / "pyproject.toml"
     if pyproject.is_file():
         try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8", errors="replace"))
+            data = tomllib.loads(read_text(pyproject, errors="replace", what="pyproject.toml"))
         except tomllib.TOMLDecodeError:
             data = {}
         project = data.get("project")
@@ -247,7 +248,7 @@ def read_project(directory: Path) -> ProjectInfo | None:
     if setup_cfg.is_file():
         parser = configparser.ConfigParser(interpolation=None)
         try:
-            parser.read_string(setup_cfg.read_text(encoding="utf-8", errors="replace"))
+            parser.read_string(read_text(setup_cfg, errors="replace", what="setup.cfg"))
         except configparser.Error:
             return None
         name = parser.get("metadata", "name", fallback=None)

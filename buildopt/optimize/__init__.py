@@ -79,6 +79,9 @@ def optimize(parsed: Dockerfile, findings: Sequence[Finding], options: OptimizeO
     if options.python is not None and not re.fullmatch(r"3\.\d{1,2}", options.python):
         raise BadInput(f"--python {options.python!r}: give a Python version like 3.12")
     context = _context(parsed, options.context_dir)
+    if not parsed.buildable:  # BuildKit's parser takes it, `docker build` doesn't: nothing safe to change
+        return OptimizationResult(parsed.text, [], "unchanged", [f"not optimized: {warning}" for warning in parsed.warnings])
+    output_path = (parsed.path.parent if parsed.path else Path(".")) / options.output_name
     findings = list(findings)
     users = user_plan(parsed, context)
 
@@ -94,9 +97,9 @@ def optimize(parsed: Dockerfile, findings: Sequence[Finding], options: OptimizeO
     if plan is not None:
         plan.user_plan = users
         plan.findings = findings
-        result = _rewrite(parsed, plan, options)
-        if result is not None:
-            result.reasons += _verify_claims(result, parsed, context, options)
+        result, output = _rewrite(parsed, plan, options, output_path)
+        if result is not None and output is not None:
+            result.reasons += _verify_claims(result, output, context)
             _attach_savings(result.changes, findings)
             result.reasons += _left_alone(result.changes, findings, result.advice)
             return result
@@ -113,19 +116,20 @@ def optimize(parsed: Dockerfile, findings: Sequence[Finding], options: OptimizeO
                                   why + notes + ["no safe in-place fix applies"] + _left_alone([], findings, advised),
                                   advice=advised)
     try:
-        parse_string(text, path=parsed.path)
+        output = parse_string(text, path=output_path)  # parsed once: checked here, analyzed by _verify_claims
     except BadInput as err:  # never hand back a file that doesn't parse
         return OptimizationResult(parsed.text, [], "unchanged", why + notes + [f"the in-place edits did not parse ({err})"],
                                   advice=advised)
     result = OptimizationResult(text, applied, "in-place", why + notes, advice=advised)
-    result.reasons += _verify_claims(result, parsed, context, options)
+    result.reasons += _verify_claims(result, output, context)
     _attach_savings(result.changes, findings)
     result.reasons += _left_alone(result.changes, findings, result.advice)
     return result
 
 
-def _rewrite(parsed: Dockerfile, plan: OptimizationPlan, options: OptimizeOptions) -> OptimizationResult | None:
-    """The templated rewrite, or None when no transform fixes anything or the result doesn't parse."""
+def _rewrite(parsed: Dockerfile, plan: OptimizationPlan, options: OptimizeOptions,
+             output_path: Path) -> tuple[OptimizationResult | None, Dockerfile | None]:
+    """The templated rewrite and its parse, or (None, None) when no transform fixes anything or it doesn't parse."""
     changes: list[Change] = []
     advised: list[Change] = []
     for transform in TRANSFORMS:
@@ -140,13 +144,13 @@ def _rewrite(parsed: Dockerfile, plan: OptimizationPlan, options: OptimizeOption
     # it still stands, so each change can be tried on its own.
     if not any(change.rule_ids for change in changes) and not (options.skip and any(change.key != REWRITE_KEY
                                                                                      for change in changes)):
-        return None
+        return None, None
     text = render_dockerfile(plan, options)
     try:
-        parse_string(text, path=parsed.path)
+        output = parse_string(text, path=output_path)
     except BadInput as err:
         plan.notes.append(f"the rewritten file did not parse ({err}); falling back to in-place fixes")
-        return None
+        return None, None
     patterns = dockerignore_patterns(plan)
     dockerignore = render_dockerignore(plan, options, patterns)
     if dockerignore:
@@ -156,7 +160,7 @@ def _rewrite(parsed: Dockerfile, plan: OptimizationPlan, options: OptimizeOption
                                    f"{options.output_name})", key="models-volume"))
     compose = render_compose(plan, options)
     return OptimizationResult(text, changes, "rewritten", plan.notes, compose, dockerignore, template_name(plan),
-                              advice=advised)
+                              advice=advised), output
 
 
 def change_keys(names: list[str] | None) -> frozenset[str]:
@@ -181,8 +185,7 @@ def _context(parsed: Dockerfile, context_dir: str | Path | None) -> Path | None:
     return parsed.path.parent if parsed.path is not None else None
 
 
-def _verify_claims(result: OptimizationResult, parsed: Dockerfile, context: Path | None,
-                   options: OptimizeOptions) -> list[str]:
+def _verify_claims(result: OptimizationResult, output: Dockerfile, context: Path | None) -> list[str]:
     """Analyze the output: a rule a change claims to fix but that is still reported is no longer claimed.
 
     Weight files that a broad COPY would bring from the context don't count when the Dockerfile's own
@@ -193,14 +196,12 @@ def _verify_claims(result: OptimizationResult, parsed: Dockerfile, context: Path
     claimed = {rule for change in result.changes for rule in change.rule_ids}
     if not claimed:
         return []
-    path = (parsed.path.parent if parsed.path else Path(".")) / options.output_name
     try:
-        after = analyze(parse_string(result.text, path=path), context_dir=context).findings
+        after = analyze(output, context_dir=context).findings
     except BuildoptError:
         return []
     excluded_copy_lines = set()
     if result.dockerignore_text is not None:
-        output = parse_string(result.text)
         excluded_copy_lines = {ins.line for ins in output.final_stage.instructions
                                if ins.cmd == "COPY" and ins.flag("from") is None
                                and any(src in (".", "./") or src.endswith("/") or "." not in src.rsplit("/", 1)[-1]

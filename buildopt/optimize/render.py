@@ -16,6 +16,7 @@ from pathlib import Path
 
 from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound
 
+from ..files import read_text
 from .options import OptimizeOptions
 from .plan import MODELS_DIR, OptimizationPlan
 from .transforms import TORCH_ARG, TORCH_KEEP_BINARIES, TORCH_TRIM_DIRS
@@ -90,7 +91,8 @@ def render_dockerfile(plan: OptimizationPlan, options: OptimizeOptions) -> str:
         "trim_setuptools": plan.trim_setuptools,
         "trim_torch_dirs": TORCH_TRIM_DIRS,
         "torch_keep_binaries": TORCH_KEEP_BINARIES,
-        "healthcheck": plan.healthcheck.render() if plan.healthcheck else None,
+        # HEALTHCHECK NONE turns off a check the base image may define: the rewrite keeps it
+        "healthcheck": plan.healthcheck.render() if plan.healthcheck else ("HEALTHCHECK NONE" if plan.healthcheck_none else None),
         "entrypoint": plan.entrypoint,
         "cmd": plan.cmd,
         # ML template
@@ -209,7 +211,7 @@ def render_dockerignore(plan: OptimizationPlan, options: OptimizeOptions, patter
         return None
     original = ""
     if plan.context is not None and (plan.context / ".dockerignore").is_file():
-        original = (plan.context / ".dockerignore").read_text(encoding="utf-8", errors="replace").rstrip("\n")
+        original = read_text(plan.context / ".dockerignore", errors="replace", what=".dockerignore").rstrip("\n")
     return environment().get_template(DOCKERIGNORE_TEMPLATE).render(
         original=original, patterns=patterns, dockerfile=options.output_name)
 

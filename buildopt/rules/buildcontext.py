@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..files import read_text
 from ..knowledge import WEIGHT_SUFFIXES
 
 SECRET_NAMES = re.compile(r"^(\.env(\..+)?|id_rsa|id_ed25519|id_ecdsa|\.netrc|\.pypirc|\.npmrc|.*\.pem|.*\.key|credentials\.json)$")
@@ -179,10 +180,7 @@ def load_context(root: Path) -> BuildContext:
     ignore_file = root / ".dockerignore"
     ignore = None
     if ignore_file.is_file():
-        try:
-            ignore = DockerIgnore.parse(ignore_file.read_text(encoding="utf-8", errors="replace"), ignore_file)
-        except OSError:
-            ignore = None
+        ignore = DockerIgnore.parse(read_text(ignore_file, errors="replace", what=".dockerignore"), ignore_file)
     context = BuildContext(root, ignore)
     notable: dict[str, Notable] = {}
     # stack of (absolute dir, relative dir, parent pattern hits, notable key owning this subtree)

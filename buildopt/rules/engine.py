@@ -139,6 +139,10 @@ def analyze(
     else:
         context_path = None
     today = today or today_from_env()
+    if not parsed.stages:  # no FROM: BuildKit's parser accepts it, there is no stage to check (dockerfile.warnings)
+        return AnalysisResult(file=parsed.display_name, findings=[], suppressed=[], stages=0, final_stage="none",
+                              context_dir=str(context_path) if context_path is not None else None,
+                              config_source=str(config.source) if config.source else None, today=today, rules_checked=[])
     ctx = build_context(parsed, context_path, today, engine=engine)
     chosen = rules if rules is not None else all_rules()
 

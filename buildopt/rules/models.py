@@ -11,6 +11,7 @@ an argument), COPY of a model or HF cache directory, and model cache variables (
 from __future__ import annotations
 
 from ..estimates import MODEL_DOWNLOAD_DEFAULT, WHISPERX_MODELS, context_files
+from ..files import read_text
 from ..knowledge import (
     MODEL_CACHE_ENV,
     MODEL_DOWNLOAD_CALL,
@@ -95,7 +96,7 @@ class BakedModel(Rule):
                     if word.endswith(".py") and not word.startswith("-"):
                         path = ctx.context_path(site, word)
                         if path is not None and path.is_file() and path.stat().st_size < _SCRIPT_LIMIT:
-                            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+                            texts.append(read_text(path, errors="replace", what="script"))
         return "\n".join(texts)
 
     # COPY / ADD of weights or model dirs

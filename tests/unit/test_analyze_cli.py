@@ -140,8 +140,6 @@ def test_output_file_and_force(analyze, dockerfile, tmp_path):
 
 BAD_INPUTS = {
     "empty": ("", "empty file", None),
-    "no-from": ("# just a comment\nRUN echo hi\n", "before the first FROM", 2),
-    "unknown-instruction": ("FROM python:3.12-slim\nFROBNICATE now\n", "unknown instruction", 2),
     "unterminated-heredoc": ("FROM python:3.12-slim\nRUN <<EOF\necho hi\n", "unterminated heredoc", 2),
     "binary": (b"FROM x\n\x00\x01\x02garbage", "not a text file", 2),
     "invalid-utf8": (b"FROM python\nRUN echo \xff\xfe\n", "invalid UTF-8", None),
@@ -180,3 +178,23 @@ def test_unclosed_quote_in_run_is_not_an_error(analyze, tmp_path):
     done = analyze(str(path), "--format", "json")
     assert done.returncode in (0, 1) and done.stderr == ""
     json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("content, warning", [
+    ("# just a comment\nRUN echo hi\n", ":2: RUN before the first FROM"),
+    ("FROM python:3.12-slim\nUSER app\nFROBNICATE now\n", ":3: unknown instruction: FROBNICATE"),
+    ("FROM python:3.12-slim\nUSER app\nCOPY --user=me a /b\n", ":3: unknown flag: --user"),
+    ("FROM python:3.12-slim\nUSER app\nCMD --doit x\n", ":3: unknown flag: --doit (CMD takes no flags)"),
+    ("FROM python:3.12-slim\nUSER app\nONBUILD ONBUILD RUN x\n", ":3: Chaining ONBUILD via `ONBUILD ONBUILD`"),
+    ("FROM python:3.12-slim\nUSER app\nONBUILD FROM x\n", ":3: FROM isn't allowed as an ONBUILD trigger"),
+    ("FROM python:3.12-slim\nUSER app\nONBUILD MAINTAINER x\n", ":3: MAINTAINER isn't allowed as an ONBUILD trigger"),
+])
+def test_what_only_docker_build_rejects_fails_like_a_critical_finding(tmp_path, content, warning):
+    """BuildKit's parser accepts these files (its test corpus has such lines), `docker build` does not: a warning
+    line each, exit 1 like a critical finding, exit 0 with --fail-on never; never exit 2 or a traceback."""
+    path = tmp_path / "Dockerfile"
+    path.write_text(content)
+    done = analyze_process(str(path))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"buildopt: warning: {path}{warning}" in done.stderr and "docker build rejects it" in done.stderr
+    assert analyze_process(str(path), "--fail-on", "never").returncode == 0

@@ -101,9 +101,6 @@ def test_unclosed_quote_in_run_is_valid_input():
     ("", "empty file"),
     ("   \n\n", "empty file"),
     ("# only a comment\n", "no instructions"),
-    ("ARG X=1\n", "no FROM instruction"),
-    ("RUN echo hi\n", "before the first FROM"),
-    ("FROM x\nFROBNICATE y\n", "unknown instruction"),
     ("FROM x\nRUN <<EOF\necho\n", "unterminated heredoc"),
     ("FROM x\n\x00\x01binary", "not a text file"),
     ("FROM a b c\n", "FROM takes one image"),
@@ -117,9 +114,52 @@ def test_bad_input_is_one_line_naming_file_and_line(text, words):
 
 def test_bad_input_names_the_line(tmp_path):
     path = tmp_path / "Dockerfile"
-    path.write_text("FROM python:3.12-slim\nRUN true\nFROBNICATE\n")
-    with pytest.raises(BadInput, match=rf"^{path}:3: unknown instruction"):
+    path.write_text("FROM python:3.12-slim\nRUN true\nFROM a b c\n")
+    with pytest.raises(BadInput, match=rf"^{path}:3: FROM takes one image"):
         parse_file(path)
+
+
+@pytest.mark.parametrize("text, warnings", [
+    ("RUN echo hi\n", ["<string>:1: RUN before the first FROM", "<string>: no FROM instruction"]),
+    ("ARG X=1\n", ["<string>: no FROM instruction"]),
+    ("FROM x\nFROBNICATE y\n", ["<string>:2: unknown instruction: FROBNICATE"]),
+    ("CMD [\"a\"]\nFROM x\nRUN true\n", ["<string>:1: CMD before the first FROM"]),
+    # BuildKit's messages (instructions/parse.go, bflag.go at moby/buildkit 73ed682)
+    ("FROM x\nCOPY --user=me a b\n", ["<string>:2: unknown flag: --user (COPY takes --chmod, --chown, --exclude, "
+                                       "--from, --link, --parents)"]),
+    ("FROM x\nCMD --doit [\"a\"]\n", ["<string>:2: unknown flag: --doit (CMD takes no flags)"]),
+    ("FROM x\nONBUILD ONBUILD RUN x\n", ["<string>:2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"]),
+    ("FROM x\nONBUILD FROM y\n", ["<string>:2: FROM isn't allowed as an ONBUILD trigger"]),
+    ("FROM x\nRUN true\nonbuild maintainer me\n", ["<string>:3: MAINTAINER isn't allowed as an ONBUILD trigger"]),
+    ("FROM x\nONBUILD\n", ["<string>:2: ONBUILD requires at least one argument"]),
+    ("FROM x\nONBUILD --now RUN y\n", ["<string>:2: unknown flag: --now (ONBUILD takes no flags)"]),
+    ("FROM x\nCOPY --from a b\n", ["<string>:2: missing a value on flag: --from"]),
+    ("FROM x\nCOPY --link=maybe a b\n", ["<string>:2: expecting boolean value for flag --link, not: maybe"]),
+    ("FROM x\nCOPY --link= a b\n", ["<string>:2: missing a value on flag: --link"]),
+    ("FROM x\nCOPY --from=a --from=b c d\n", ["<string>:2: duplicate flag specified: --from"]),
+    ("FROM x\nRUN --network true\n", ["<string>:2: missing a value on flag: --network"]),
+])
+def test_what_only_docker_build_rejects_is_a_warning(text, warnings):
+    """BuildKit's parser takes these (its own test files have them); `docker build` stops on them. The file is
+    still analyzed, and each problem is a warning with its line (the CLI fails on them like on a critical finding)."""
+    parsed = parse_string(text)
+    assert len(parsed.warnings) == len(warnings) and not parsed.buildable
+    for got, expected in zip(parsed.warnings, warnings):
+        assert got.startswith(expected) and got.count("docker build rejects it") == 1, got
+    assert all(ins.cmd in ("FROM", "RUN", "ARG", "COPY", "CMD", "ONBUILD") for ins in parsed.instructions)
+
+
+@pytest.mark.parametrize("text", [
+    "FROM x\nHEALTHCHECK --interval=5s NONE\n",  # BuildKit reads no flags for NONE
+    "FROM --platform=$BUILDPLATFORM x AS b\nRUN --mount=type=cache,target=/c --mount=type=tmpfs,target=/t "
+    "--network=none --security=insecure --device=gpu true\n",
+    "FROM x\nCOPY --link --parents --exclude=*.pyc --exclude=*.md --chmod=644 --chown=1:1 --from=b a /d\n",
+    "FROM x\nADD --keep-git-dir=true --checksum=sha256:00 --unpack=false --link=FALSE https://e.invalid/a /a\n",
+    "FROM x\nHEALTHCHECK --interval=5s --timeout=3s --start-period=1s --start-interval=1s --retries=3 CMD true\n",
+    "FROM x\nONBUILD COPY --from=y a b\nONBUILD RUN --mount=type=cache,target=/c true\n",
+])
+def test_flags_docker_build_takes_are_not_warned_about(text):
+    assert parse_string(text).warnings == []
 
 
 def test_files_that_are_not_dockerfiles(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from buildopt.errors import BuildoptError
 from buildopt.optimize.options import OptimizationResult
 from buildopt.optimize.output import OutputPaths, write_outputs
 
@@ -142,7 +143,7 @@ def test_failed_write_leaves_no_temp_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(BuildoptError, match="cannot write: disk full"):  # one line, not a traceback
         write_outputs(result, paths)
     assert list(tmp_path.iterdir()) == []
 
@@ -154,3 +155,18 @@ def test_written_files_get_normal_permissions(tmp_path):
     os.umask(umask)
     assert written == [tmp_path / "Dockerfile.optimized"]
     assert (tmp_path / "Dockerfile.optimized").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_the_template_rewrite_keeps_healthcheck_none(tmp_path):
+    """HEALTHCHECK NONE turns off a check the base image may define: a rewrite must not drop it in silence."""
+    (tmp_path / "Dockerfile").write_text('FROM python:3.11\nWORKDIR /app\nCOPY requirements.txt .\n'
+                                         'RUN pip install -r requirements.txt\nCOPY . .\nHEALTHCHECK NONE\n'
+                                         'CMD ["python", "app.py"]\n')
+    (tmp_path / "requirements.txt").write_text("flask==3.0.3\n")
+    (tmp_path / "app.py").write_text("print('ok')\n")
+    done = subprocess.run([sys.executable, "-m", "buildopt.cli", "optimize", "Dockerfile", "--format", "json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["mode"] == "rewritten"
+    lines = (tmp_path / "Dockerfile.optimized").read_text().splitlines()
+    assert "HEALTHCHECK NONE" in lines and lines.index("HEALTHCHECK NONE") < lines.index('CMD ["python", "app.py"]')

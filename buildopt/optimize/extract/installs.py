@@ -8,6 +8,8 @@ import tomllib
 from pathlib import Path
 
 from ...dockerfile import substitute
+from ...errors import BadInput
+from ...files import read_text
 from ...requirements import (
     is_local_target,
     parse_requirement,
@@ -110,8 +112,8 @@ class InstallReader(ModelReader):
             plan.add_requirement(requirement, pip)
         pip.file_index_urls.extend(project.index_urls)
         try:
-            data = tomllib.loads((directory / "pyproject.toml").read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = tomllib.loads(read_text(directory / "pyproject.toml", what="pyproject.toml"))
+        except (BadInput, tomllib.TOMLDecodeError):
             return True
         uv = (data.get("tool") or {}).get("uv") or {}
         groups = data.get("dependency-groups") or {}
@@ -182,8 +184,8 @@ def project_skeleton(directory: Path) -> list[str] | None:
     if not pyproject.is_file():
         return None
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = tomllib.loads(read_text(pyproject, what="pyproject.toml"))
+    except (BadInput, tomllib.TOMLDecodeError):
         return None
     files = [name for name in ("pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in") if (directory / name).is_file()]
     project = data.get("project") if isinstance(data.get("project"), dict) else {}

@@ -8,6 +8,7 @@ import re
 from pathlib import PurePosixPath
 
 from ... import shell
+from ...files import read_text
 from ...dockerfile import Instruction, env_pairs, substitute
 from ...knowledge import MODEL_CACHE_ENV, is_weight_path
 from ..plan import (
@@ -235,7 +236,7 @@ class InstructionReader(InstallReader):
             if source is not None and self.context is not None:
                 path = self.context / source
                 if path.stat().st_size < 100_000:
-                    return path.read_text(encoding="utf-8", errors="replace")
+                    return read_text(path, errors="replace", what="script")
         return None
 
     def _writable(self, path: str) -> bool:

@@ -7,6 +7,8 @@ import posixpath
 from pathlib import Path, PurePosixPath
 
 from ... import shell
+from ...errors import BadInput
+from ...files import read_text
 from ...knowledge import (
     MODEL_DIR_NAMES,
     MODEL_DOWNLOAD_CALL,
@@ -112,6 +114,6 @@ def _dockerignore(context: Path):
 
     path = context / ".dockerignore"
     try:
-        return DockerIgnore.parse(path.read_text(encoding="utf-8", errors="replace")) if path.is_file() else None
-    except OSError:
+        return DockerIgnore.parse(read_text(path, errors="replace", what=".dockerignore")) if path.is_file() else None
+    except BadInput:
         return None
