@@ -90,9 +90,9 @@ def runtime_for(package: str) -> str | None:
 
 def split_packages(packages: list[str]) -> tuple[list[str], list[str], list[str]]:
     """(build-time, runtime, dev packages with no known runtime library), each in first-seen order."""
-    build: list[str] = []
-    runtime: list[str] = []
-    unknown: list[str] = []
+    build: dict[str, None] = {}  # ordered sets: linear however many packages a file names
+    runtime: dict[str, None] = {}
+    unknown: dict[str, None] = {}
     for package in packages:
         if is_build_only(package):
             _add(build, package)
@@ -103,12 +103,11 @@ def split_packages(packages: list[str]) -> tuple[list[str], list[str], list[str]
                 _add(unknown, package)
         else:
             _add(runtime, package)
-    return build, runtime, unknown
+    return list(build), list(runtime), list(unknown)
 
 
-def _add(items: list[str], item: str) -> None:
-    if item not in items:
-        items.append(item)
+def _add(items: dict[str, None], item: str) -> None:
+    items.setdefault(item, None)
 
 
 # --- Python distributions ---------------------------------------------------------------------------

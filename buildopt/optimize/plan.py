@@ -299,6 +299,10 @@ class OptimizationPlan:
     apt_no_recommends: bool = True  # the template's apt steps pass --no-install-recommends
     user_plan: UserPlan | None = None  # what running as non-root takes (optimize/safety.py)
     findings: list[Finding] = field(default_factory=list)  # analyze's, on the original
+    # Lookups that keep the extraction linear in the file's size.
+    _package_names: set[str] = field(default_factory=set, repr=False)
+    _app_copies: list[Step] = field(default_factory=list, repr=False)
+    _app_copies_key: tuple[int, int] = (0, -1)
     writable_dirs: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
     exposed_ports: list[int] = field(default_factory=list)
@@ -337,7 +341,8 @@ class OptimizationPlan:
     def add_requirement(self, requirement: Requirement | None, pip: PipCommand | None = None) -> None:
         if requirement is None:
             return
-        if requirement.name not in self.python_packages:
+        if requirement.name not in self._package_names:
+            self._package_names.add(requirement.name)
             self.python_packages.append(requirement.name)
         if pip is not None and requirement.name not in pip.brings:
             pip.brings.append(requirement.name)
@@ -349,21 +354,29 @@ class OptimizationPlan:
     @property
     def app_copies(self) -> list[Step]:
         """COPY/ADD of the app's own files (not files taken from another image, not requirement files)."""
-        return [step for step in self.runtime_steps
-                if step.kind == "copy" and step.copy and not step.requirement_copy
-                and not any(f.startswith("--from") for f in step.copy.flags)]
+        # The walk only appends steps (a list replaced whole gets a new id): read just the new ones, so asking at
+        # every RUN stays linear in the file's size.
+        steps, (seen_id, seen) = self.runtime_steps, self._app_copies_key
+        if seen_id != id(steps) or seen > len(steps):
+            self._app_copies, seen = [], 0
+        self._app_copies += [step for step in steps[seen:]
+                             if step.kind == "copy" and step.copy and not step.requirement_copy
+                             and not any(f.startswith("--from") for f in step.copy.flags)]
+        self._app_copies_key = (id(steps), len(steps))
+        return self._app_copies
 
     @property
     def owned_dirs(self) -> list[str]:
         """Directories created in the runtime stage and handed to the user: app dirs, writable dirs, /models."""
-        found: list[str] = []
+        found: dict[str, None] = {}  # ordered, and linear in the number of dirs
         links = [link for link, _ in self.model_links]
         for path in [*self.workdirs, *self.writable_dirs, *([MODELS_DIR] if self.models_volume else []), *self.own_dirs]:
+            if path in found or path in _NOT_CHOWNABLE or path.startswith(_SYSTEM_DIRS):
+                continue
             if any(path == link or path.startswith(link.rstrip("/") + "/") for link in links):
                 continue  # becomes a link into the volume
-            if path not in found and path not in _NOT_CHOWNABLE and not path.startswith(_SYSTEM_DIRS):
-                found.append(path)
-        return found
+            found[path] = None
+        return list(found)
 
     @property
     def final_workdir(self) -> str:

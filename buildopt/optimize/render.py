@@ -118,7 +118,8 @@ def runtime_setup(plan: OptimizationPlan) -> list[str]:
         commands += [f"groupadd --system --gid {plan.uid} {plan.user_name}",
                      f"useradd --system --no-log-init --uid {plan.uid} --gid {plan.user_name} --create-home "
                      f"--skel /nonexistent --shell /usr/sbin/nologin {plan.user_name}"]
-    early = [path for path in plan.made_dirs if path in plan.owned_dirs] + ([MODELS_DIR] if plan.models_volume else [])
+    owned = set(plan.owned_dirs)
+    early = [path for path in plan.made_dirs if path in owned] + ([MODELS_DIR] if plan.models_volume else [])
     if early:
         commands.append("mkdir -p " + " ".join(shlex.quote(path) for path in early))
     for link, target in plan.model_links:

@@ -20,6 +20,7 @@ import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from .. import shell
@@ -233,12 +234,17 @@ class _ImageView:
     def runs_as_root(self, ins: Instruction) -> bool:
         """Whether an instruction of the final stage chain runs as root (the last USER before it)."""
         user = "root"
-        for facts in self.chain:
-            for other in facts.stage.instructions:
-                if other.cmd == "USER" and other.value and other.line < ins.line and other.stage <= ins.stage:
-                    user = other.value[0]
+        for line, stage, value in self.users:
+            if line < ins.line and stage <= ins.stage:
+                user = value
         name = user.split(":", 1)[0].strip()
         return name in ("root", "0") or "$" in name
+
+    @cached_property
+    def users(self) -> list[tuple[int, int, str]]:
+        """(line, stage, user) of the USER instructions of the final stage chain."""
+        return [(ins.line, ins.stage, ins.value[0]) for facts in self.chain for ins in facts.stage.instructions
+                if ins.cmd == "USER" and ins.value]
 
     def has_file(self, path: str) -> bool:
         return posixpath.normpath(path) in self.files
@@ -278,20 +284,34 @@ class _ImageView:
 
     def created_dirs(self) -> list[str]:
         """Directories RUN steps of the final stage chain create and no later step removes."""
-        created: list[str] = []
+        created: dict[str, int] = {}  # path -> when (the last mkdir of it)
+        removed: dict[str, int] = {}  # path -> when (the last rm of it or of a dir above it)
+        step = 0
         for facts in self.chain:
             for site in facts.runs:
                 for argv in site.commands:
+                    step += 1
                     name = shell.program(argv)
+                    if name not in ("mkdir", "rm"):
+                        continue
                     args = [site.expand(word) for word in argv[1:]]
                     if name == "mkdir":
                         for path in _operands(args, {"-m", "--mode"}):
-                            created.append(posixpath.normpath(posixpath.join(site.workdir, path)))
-                    elif name == "rm":
+                            created[posixpath.normpath(posixpath.join(site.workdir, path))] = step
+                    else:
                         for path in _operands(args, set()):
                             gone = posixpath.normpath(posixpath.join(site.workdir, path.rstrip("*").rstrip("/") or "/"))
-                            created = [c for c in created if not _under(c, [gone])]
-        return list(dict.fromkeys(created))
+                            removed[gone] = step
+
+        def gone_after(path: str, made: int) -> bool:  # the path or a dir above it removed later (linear in depth)
+            while True:
+                if removed.get(path, -1) > made:
+                    return True
+                if path == "/":
+                    return False
+                path = posixpath.dirname(path)
+
+        return [path for path, made in created.items() if not gone_after(path, made)]
 
     def python_files(self) -> list[str]:
         return sorted(path for path in self.files if path.endswith(".py"))

@@ -46,23 +46,27 @@ def dequote(raw: str) -> str:
     return _PIECE.sub(piece, raw)
 
 
-@dataclass(frozen=True)
 class Word:
-    raw: str
-    start: int  # offsets into the scanned text
-    end: int
+    """A word as written (`raw`), its offsets into the scanned text, and its `value` (quotes removed)."""
 
-    @cached_property
-    def value(self) -> str:
-        return dequote(self.raw)
+    __slots__ = ("raw", "start", "end", "value")  # one per word of every RUN: kept small, built once
+
+    def __init__(self, raw: str, start: int, end: int):
+        self.raw, self.start, self.end = raw, start, end
+        self.value = dequote(raw)
+
+    def __repr__(self) -> str:
+        return f"Word({self.raw!r}, {self.start}, {self.end})"
 
 
-@dataclass(frozen=True)
 class Command:
     """A simple command: its words, and the operator after it ("&&", "||", ";", "|", "&" or "")."""
 
-    words: tuple[Word, ...]
-    joiner: str = ""
+    __slots__ = ("words", "joiner", "values")
+
+    def __init__(self, words: tuple[Word, ...], joiner: str = ""):
+        self.words, self.joiner = words, joiner
+        self.values = [word.value for word in words]
 
     @property
     def start(self) -> int:
@@ -71,10 +75,6 @@ class Command:
     @property
     def end(self) -> int:
         return self.words[-1].end
-
-    @cached_property
-    def values(self) -> list[str]:
-        return [word.value for word in self.words]
 
     @property
     def argv(self) -> list[str]:
@@ -120,13 +120,18 @@ class Unit:
 @dataclass(frozen=True)
 class Script:
     text: str
-    units: tuple[Unit, ...]
+    _commands: tuple[Command, ...]
     complex: bool  # comments, control flow, subshells, heredocs or dangling operators: don't rewrite
     _argvs: tuple[tuple[str, ...], ...]
 
     @property
     def commands(self) -> list[Command]:
-        return [command for unit in self.units for command in unit.commands]
+        return list(self._commands)
+
+    @cached_property
+    def units(self) -> tuple[Unit, ...]:
+        """The commands grouped by pipes; only rewriting asks for them."""
+        return _units(self._commands)
 
     @property
     def argvs(self) -> list[list[str]]:
@@ -182,7 +187,7 @@ class _Lexer:
         for command in self.commands:
             if command.words[0].value in _CONTROL_WORDS or (command.argv and command.argv[0] in _CONTROL_WORDS):
                 self.complex = True
-        return Script(self.text, _units(self.commands), self.complex, tuple(self.argvs))
+        return Script(self.text, tuple(self.commands), self.complex, tuple(self.argvs))
 
     def _word(self, start: int) -> int:
         text, n, i = self.text, len(self.text), start
@@ -241,7 +246,7 @@ class _Lexer:
         self.words = []
 
 
-def _units(commands: list[Command]) -> tuple[Unit, ...]:
+def _units(commands: tuple[Command, ...]) -> tuple[Unit, ...]:
     units: list[Unit] = []
     pending: list[Command] = []
     for command in commands:

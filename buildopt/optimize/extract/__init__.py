@@ -61,7 +61,8 @@ class Extractor(RunReader):
         plan.entry_script = self._entry_script()
         self._drop_covered_requirement_copies()
         for volume in plan.volumes:
-            if volume not in plan.writable_dirs and volume not in _NOT_CHOWNABLE:
+            if volume not in self.writable_seen and volume not in _NOT_CHOWNABLE:
+                self.writable_seen.add(volume)
                 plan.writable_dirs.append(volume)
         # Drop builder WORKDIRs after the last thing the builder does: they only cost a line.
         last = max((i for i, step in enumerate(plan.builder_steps) if step.kind != "raw"), default=-1)

@@ -24,7 +24,10 @@ class Reader:
         self.variables: dict[str, str] = {key: value or "" for key, value in dockerfile.global_args.items()}
         self.provided: dict[str, str] = {}  # absolute path in the builder -> context-relative source
         self.replicated: set[int] = set()  # lines of app COPYs already replicated into the builder
-        self.app_copy_before_install: list[int] = []
+        self.app_copy_before_install: set[int] = set()
+        self.writable_seen: set[str] = set()  # plan.writable_dirs, as a set
+        self.apt_seen: set[str] = set()  # plan.apt_packages, as a set
+        self.made_seen: set[str] = set()  # plan.made_dirs, as a set
         self.line = 0  # the instruction being read
         self.run_has_apt_update = False
         self.run_removes_lists = False

@@ -27,7 +27,7 @@ class InstallReader(ModelReader):
         plan = self.plan
         needs_sources = False
         # Any app COPY before an install means a code change re-runs the install (BO115 in the original).
-        self.app_copy_before_install.extend(step.line for step in plan.app_copies)
+        self.app_copy_before_install.update(step.line for step in plan.app_copies)
         for package in pip.packages:
             plan.add_requirement(parse_requirement(package), pip)
         for path in pip.requirement_files + pip.constraint_files:

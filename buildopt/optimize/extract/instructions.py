@@ -251,10 +251,11 @@ class InstructionReader(InstallReader):
         if not self._writable(path):
             return False
         resolved = self._resolve(path)
-        if resolved not in self.plan.writable_dirs:
+        if resolved not in self.writable_seen:
+            self.writable_seen.add(resolved)
             self.plan.writable_dirs.append(resolved)
-        if self.line not in self.plan.writable_dir_lines:
-            self.plan.writable_dir_lines.append(self.line)
+        if not self.plan.writable_dir_lines or self.plan.writable_dir_lines[-1] != self.line:
+            self.plan.writable_dir_lines.append(self.line)  # lines come in file order
         return True
 
 

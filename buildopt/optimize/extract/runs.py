@@ -108,7 +108,8 @@ class RunReader(InstructionReader):
                 if any("$" in package or "`" in package for package in apt.packages):
                     self.unsupported.append(f"line {line}: apt packages named through variables")
                 for package in apt.packages:
-                    if package not in plan.apt_packages:
+                    if package not in self.apt_seen:
+                        self.apt_seen.add(package)
                         plan.apt_packages.append(package)
                 plan.apt_lines.append(line)
                 if not apt.no_recommends:
@@ -181,7 +182,8 @@ class RunReader(InstructionReader):
             if paths and all(self._writable(path) for path in paths):
                 for path in paths:
                     self._add_writable(path)
-                    if self._resolve(path) not in plan.made_dirs:
+                    if self._resolve(path) not in self.made_seen:
+                        self.made_seen.add(self._resolve(path))
                         plan.made_dirs.append(self._resolve(path))
                 return "drop"  # the runtime stage creates (and, as non-root, owns) them up front
             return "runtime"  # e.g. mkdir -p /usr/share/x, or `mkdir /etc/x /data`: kept as written, whole
@@ -194,7 +196,7 @@ class RunReader(InstructionReader):
             operands = [word for word in argv[1:] if not word.startswith("-") or _WORLD_WRITABLE.match(word)]
             if len(operands) >= 2 and _WORLD_WRITABLE.match(operands[0]):
                 paths = [self._resolve(path) for path in operands[1:]]
-                if all(path in plan.writable_dirs for path in paths):
+                if all(path in self.writable_seen for path in paths):
                     plan.dropped_chmods.append(f"{operands[0]} {' '.join(operands[1:])}")
                     return "drop"
             return "runtime"
