@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .. import shell
 from ..dockerfile import Dockerfile, Instruction, env_pairs
+from ..files import read_text
 from ..knowledge import MODEL_CACHE_ENV, WRITABLE_DIR_NAMES
 from ..rules.context import RuleContext, StageFacts, build_context
 
@@ -261,12 +262,13 @@ class _ImageView:
         path = self.ctx.context.root / rel
         try:
             size = path.stat().st_size
-            if size > _SCRIPT_LIMIT or size > self._budget:
-                return None
-            self._budget -= size
-            return path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return None
+        if size > _SCRIPT_LIMIT or size > self._budget:
+            return None  # read what fits: a large file is data, not the code that decides who may run the app
+        self._budget -= size
+        # files.read_text refuses what isn't a regular file (a FIFO would block): one line and exit 2, like every read
+        return read_text(path, limit=_SCRIPT_LIMIT, what="context file", errors="replace")
 
     def locate(self, word: str) -> str | None:
         """The image path of a script named on the command line, when the context provides it."""
@@ -468,7 +470,7 @@ def _check_compose(image: _ImageView, plan: UserPlan) -> None:
         try:
             import yaml
 
-            data = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace")) or {}
+            data = yaml.safe_load(read_text(path, what="compose file", errors="replace")) or {}
         except Exception:  # an unreadable compose file says nothing either way
             continue
         for service in (data.get("services") or {}).values() if isinstance(data, dict) else []:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..engine import api_client
 from ..errors import BadInput, ExitCode
+from ..files import read_text
 from .backup import (
     ImageUsage,
     backup_tag_for,
@@ -313,11 +314,11 @@ def _new_image_ref(client, request: PromoteRequest) -> tuple[str, list[str]]:
             raise BadInput(f"--image {request.image!r}: not an image reference")
         return request.image, []
     path = request.from_report
+    if not path.exists():
+        raise BadInput(f"{path}: no such report")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path, what="report.json"))  # a regular file only: a FIFO would block
         optimized = data["variants"]["optimized"]
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such report") from None
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise BadInput(f"{path}: not a buildopt compare report.json ({err})") from None
     if data.get("schema") != COMPARE_SCHEMA:
