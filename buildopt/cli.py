@@ -348,11 +348,13 @@ def gh_gate() -> None:
     gate.json, comment.md and buildopt.sarif to the output dir and the action's outputs to GITHUB_OUTPUT.
     Exit code: the worst of the comparisons (0 pass, 1 over budget, 2 bad input, 3 build failed, 4 environment).
     """
-    from . import github
+    from .gate.inputs import gate_inputs_from_env
+    from .gate.outputs import write_github_output
+    from .gate.run import run_gate, write_gate_files
 
-    inputs = github.gate_inputs_from_env()
-    result = github.run_gate(inputs)
-    github.write_github_output(github.write_gate_files(result, comment=inputs.comment))
+    inputs = gate_inputs_from_env()
+    result = run_gate(inputs)
+    write_github_output(write_gate_files(result, comment=inputs.comment))
     for entry in result.entries:
         typer.echo(f"buildopt gate: {entry.dockerfile}: exit {entry.exit_code}" + (f" ({entry.error})" if entry.error else ""))
     raise typer.Exit(result.exit_code)
@@ -370,10 +372,11 @@ def gh_comment(
     Reads GITHUB_EVENT_PATH (the workflow_run event), GITHUB_TOKEN, GITHUB_REPOSITORY and GITHUB_API_URL.
     A bad artifact (size caps, PR number, head sha, schema) exits 2 and posts nothing.
     """
-    from . import github
+    from .gate.comment import comment_from_artifacts
+    from .gate.outputs import write_github_output
 
-    outcome = github.comment_from_artifacts(artifacts, sarif_out=sarif_out, author=author, dry_run=dry_run)
-    github.write_github_output(outcome.outputs())
+    outcome = comment_from_artifacts(artifacts, sarif_out=sarif_out, author=author, dry_run=dry_run)
+    write_github_output(outcome.outputs())
     if outcome.message:
         typer.echo(outcome.message, err=dry_run)
 

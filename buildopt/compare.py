@@ -7,7 +7,6 @@ Ctrl-C (SIGINT/SIGTERM), unless `keep_images` is set.
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import threading
@@ -28,7 +27,6 @@ from .smoke import (ContainerRunner, SmokeResult, SmokeSpec, align_imports, run_
                     spec_from_config)
 
 TEMP_REPO = "buildopt-tmp"
-REPORT_SCHEMA = "buildopt.compare/v1"
 
 
 @dataclass
@@ -147,6 +145,9 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
         optimized_path = paths.dockerfile
 
     result = CompareResult(options, analysis, optimization, Variant("original", dockerfile_path), Variant("optimized", optimized_path))
+    if options.baseline and _is_report(options.baseline):
+        # A saved report is read (strictly) before anything is built; an image baseline after the builds.
+        result.baseline, result.baseline_ref = _baseline_facts(options.baseline)
     scan_options = _scan_options(options)
     if scan_options is not None:
         _scan_preflight(scan_options)  # a missing trivy or offline DB fails before minutes of building
@@ -172,7 +173,7 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
             from .diff import diff_profiles
 
             result.diff = diff_profiles(result.original.profile, result.optimized.profile)
-        if options.baseline:
+        if options.baseline and result.baseline is None:
             result.baseline, result.baseline_ref = _baseline_facts(options.baseline)
 
     for variant in result.variants:
@@ -419,25 +420,31 @@ def _security_facts(variant: Variant) -> SecurityFacts:
 def _baseline_facts(baseline: str) -> tuple[ImageFacts, str]:
     """A saved report.json (its original variant) or an image ref (inspected, not scanned)."""
     path = Path(baseline)
-    if path.suffix == ".json" or path.exists():
+    if _is_report(baseline):
         if not path.exists():
             raise BadInput(f"{path}: no such file (--baseline)")
+        from .report.compare_schema import CompareReport
+
         try:
-            report = json.loads(path.read_text())
-            original = report["variants"]["original"]
-        except (ValueError, KeyError, TypeError):
-            raise BadInput(f"{path}: not a buildopt compare report (schema {REPORT_SCHEMA})") from None
-        vulns = original.get("vulnerabilities") or {}
+            text = path.read_bytes()
+        except OSError as err:
+            raise BadInput(f"{path}: unreadable (--baseline): {err.strerror}") from None
+        original = CompareReport.from_json(text, f"{path} (--baseline)").variants.original
+        vulns = original.vulnerabilities
         return ImageFacts(
-            size=int(original["size"]),
-            layers=int(original.get("layers", 0)),
-            critical=vulns.get("counts", {}).get("CRITICAL"),
-            high=vulns.get("counts", {}).get("HIGH"),
-            critical_ids=frozenset(vulns.get("critical_ids", [])),
-            build_time_s=original.get("build_time_s"),
+            size=original.size,
+            layers=original.layers,
+            critical=vulns.counts.get("CRITICAL") if vulns else None,
+            high=vulns.counts.get("HIGH") if vulns else None,
+            critical_ids=frozenset(vulns.critical_ids if vulns else ()),
+            build_time_s=original.build_time_s,
         ), str(path)
     profile = _inspect(baseline)
     return ImageFacts(size=int(profile.size), layers=len(profile.layers)), baseline
+
+
+def _is_report(baseline: str) -> bool:
+    return baseline.endswith(".json") or Path(baseline).exists()
 
 
 def _slug(path: Path) -> str:

@@ -17,6 +17,7 @@ from tabulate import tabulate
 from .. import __version__
 from ..audit.categories import LABELS
 from ..units import format_size
+from .markdown import escape
 
 SCHEMA = "buildopt.audit/v1"
 GROUP_TITLES = {
@@ -817,4 +818,5 @@ def _clip(text: str, width: int) -> str:
 
 
 def _md(text) -> str:
-    return str(text).replace("|", "\\|")
+    """Image names, tags, mounts and findings come from the engine: escaped like every markdown renderer's."""
+    return escape(text)

@@ -7,7 +7,6 @@ enough to render the comment again later (the PR gate's second workflow does tha
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -15,9 +14,10 @@ from tabulate import tabulate
 
 from .. import __version__
 from ..units import format_size
-from .findings import sarif_level
+from . import sarif
+from .compare_schema import SCHEMA, CompareReport
+from .markdown import escape
 
-SCHEMA = "buildopt.compare/v1"
 COMMENT_MARKER = "<!-- buildopt-compare-report -->"
 MAX_COMMENT_CHARS = 65_000  # GitHub rejects comments over 65,536 characters
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
@@ -225,7 +225,8 @@ def _percent(value: float, reference: float) -> float | None:
 
 # --- renderers ----------------------------------------------------------------------------------------
 def render_json(doc: dict) -> str:
-    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    """report.json, through the schema: a field compare_schema doesn't define fails here, not in a reader."""
+    return CompareReport.from_dict(doc).to_json()
 
 
 def render_table(doc: dict) -> str:
@@ -290,7 +291,7 @@ def render_markdown(doc: dict) -> str:
     for name, variant in (("original", o), ("optimized", p)):
         if variant.get("build_error"):
             lines += [f"### ❌ The {name} build failed", "", f"`{_md(variant['build_error'])}`", "", "```",
-                      *[line[:200] for line in variant["build_log_tail"][-15:]], "```", ""]
+                      *[escape(line[:200], code=True) for line in variant["build_log_tail"][-15:]], "```", ""]
     if doc["attribution"]:
         lines += ["### Where the bytes went", "", "| group | original | optimized | change |", "|---|---:|---:|---:|"]
         lines += [f"| {_md(row['label'])} | {format_size(row['original'])} | {format_size(row['optimized'])} | "
@@ -320,47 +321,7 @@ def render_markdown(doc: dict) -> str:
 
 def render_sarif(doc: dict) -> str:
     """Dockerfile findings and the shipped image's vulnerabilities, for GitHub code scanning."""
-    from ..rules import all_rules
-    from .findings import SARIF_SCHEMA, sarif_rule
-
-    catalog = {rule.id: rule for rule in all_rules()}
-    dockerfile = doc["dockerfile"]
-    rules: dict[str, dict] = {}
-    results = []
-    for finding in doc["findings"]:
-        known = catalog.get(finding["rule"])
-        rules.setdefault(finding["rule"], sarif_rule(known) if known else {
-            "id": finding["rule"], "name": finding["slug"],
-            "shortDescription": {"text": finding["slug"]},
-            "help": {"text": finding["fix"] or finding["message"]},
-            "defaultConfiguration": {"level": _sarif_level(finding["severity"])},
-        })
-        results.append({
-            "ruleId": finding["rule"], "level": _sarif_level(finding["severity"]),
-            "message": {"text": finding["message"]},
-            "locations": [_location(dockerfile, finding["line"] or 1)],
-        })
-    for item in (doc["variants"]["original"].get("vulnerabilities") or {}).get("items", []):
-        rules.setdefault(item["id"], {
-            "id": item["id"], "name": item["id"], "shortDescription": {"text": f"{item['id']} in {item['package']}"},
-            "defaultConfiguration": {"level": _sarif_level(item["severity"])},
-        })
-        fixed = f", fixed in {item['fixed']}" if item["fixed"] else ""
-        results.append({
-            "ruleId": item["id"], "level": _sarif_level(item["severity"]),
-            "message": {"text": f"{item['package']} {item['installed']} is vulnerable ({item['severity'].lower()}){fixed}"},
-            "locations": [_location(dockerfile, 1)],
-        })
-    sarif = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "buildopt", "version": doc["buildopt_version"],
-                                "informationUri": "https://github.com/buildopt/buildopt", "rules": list(rules.values())}},
-            "results": results,
-        }],
-    }
-    return json.dumps(sarif, indent=2) + "\n"
+    return sarif.dumps(sarif.log([sarif.compare_run(doc)]))
 
 
 def write_step_summary(markdown: str) -> bool:
@@ -437,17 +398,9 @@ def _verdict_line(doc: dict) -> str:
     return f"verdict: FAIL ({reasons})"
 
 
-def _sarif_level(severity: str) -> str:
-    return "note" if severity.lower() == "unknown" else sarif_level(severity)
-
-
-def _location(uri: str, line: int) -> dict:
-    return {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": max(1, int(line))}}}
-
-
 def _md(text) -> str:
-    """Escape what would break a table cell or inject markup: the report may carry untrusted text."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+    """The report may carry untrusted text: one escape for every markdown renderer (report/markdown.py)."""
+    return escape(text)
 
 
 def _fit(markdown: str) -> str:

