@@ -43,10 +43,12 @@ class CompareOptions:
     platform: str | None = None
     cache_from: list[str] = field(default_factory=list)
     cache_to: str | None = None
+    cache_push: str | None = None
     no_cache: bool = False
     trivy_cache_dir: Path | None = None
     db_repository: str | None = None
     offline: bool = False
+    skip_db_update: bool = False  # use the DB in the trivy cache as it is (the gate downloads it once first)
     no_scan: bool = False
     no_smoke: bool = False
     keep_images: bool = False
@@ -150,7 +152,8 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
         result.baseline, result.baseline_ref = _baseline_facts(options.baseline)
     scan_options = _scan_options(options)
     if scan_options is not None:
-        _scan_preflight(scan_options)  # a missing trivy or offline DB fails before minutes of building
+        # A missing trivy or DB fails before minutes of building; the DB is downloaded once, here.
+        scan_options = _scan_preflight(scan_options, say)
     run_id = uuid.uuid4().hex[:10]
     with _temporary_images(options.keep_images) as temp_tags, _interrupts_as_keyboard():
         requests = [
@@ -322,8 +325,10 @@ def _request(options: CompareOptions, variant: Variant, context: Path, tag: str)
         network=options.network,
         builder=options.builder,
         platform=options.platform,
-        cache_from=list(options.cache_from),
-        cache_to=options.cache_to,
+        # "{variant}" in a cache ref gives each variant its own (two builds must not export to one ref at once).
+        cache_from=[source.replace("{variant}", variant.name) for source in options.cache_from],
+        cache_to=options.cache_to.replace("{variant}", variant.name) if options.cache_to else None,
+        cache_push=options.cache_push.replace("{variant}", variant.name) if options.cache_push else None,
         no_cache=options.no_cache,
         labels=run_labels(),
     )
@@ -344,17 +349,23 @@ def _scan_options(options: CompareOptions):
         cache_dir=options.trivy_cache_dir,
         db_repository=options.db_repository,
         offline=options.offline,
+        skip_db_update=options.skip_db_update,
         severities=options.severities or None,
         ignore_file=options.ignore_file,
         package_secrets=options.package_secrets,
     )
 
 
-def _scan_preflight(scan_options) -> None:
-    from .scan import common_flags, find_trivy
+def _scan_preflight(scan_options, say: Progress):
+    """The scan options the scans will use: trivy found, the DB downloaded (retried) and then used as is."""
+    from .scan import common_flags, ensure_db, find_trivy
 
-    find_trivy()
+    trivy = find_trivy()
+    if not (scan_options.offline or scan_options.skip_db_update):
+        say("downloading the trivy vulnerability DB (if it changed)")
+    scan_options = ensure_db(scan_options, trivy, log=say)
     common_flags(scan_options)
+    return scan_options
 
 
 def _scan(tag: str, scan_options):

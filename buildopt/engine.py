@@ -15,3 +15,44 @@ def run_labels() -> dict[str, str]:
     """
     value = os.environ.get(RUN_LABEL_ENV, "").strip()
     return {RUN_LABEL: value} if value else {}
+
+
+class HelperFailed(Exception):
+    """A helper container could not run or failed; the message is one line."""
+
+
+def run_helper_container(image: str, entrypoint: str, args: list[str], *, mounts: list[tuple[str, str]],
+                         caps: tuple[str, ...] = (), timeout: float = 900.0, purpose: str = "helper") -> bytes:
+    """Run `entrypoint args` in a short-lived container of `image` and return its stdout.
+
+    For the non-root fast paths (inspect/helper.py, scan.py): no network, every capability dropped but
+    `caps`, no new privileges, the host paths in `mounts` ((host, container) pairs) read-only, labelled with
+    the run label, removed when it ends, and removed by name if we are interrupted. The docker CLI is used
+    (not the SDK) so stdout streams through a pipe instead of the engine's log store.
+    """
+    import subprocess
+    import uuid
+
+    name = f"buildopt-{purpose}-{uuid.uuid4().hex[:12]}"
+    argv = ["docker", "run", "--rm", "--name", name, "--network", "none", "--log-driver", "none",
+            "--user", "0:0", "--security-opt", "no-new-privileges", "--cap-drop", "ALL",
+            "--entrypoint", entrypoint, "--label", f"buildopt.helper={purpose}"]
+    for cap in caps:
+        argv += ["--cap-add", cap]
+    for key, value in run_labels().items():
+        argv += ["--label", f"{key}={value}"]
+    for host, inside in mounts:
+        argv += ["--mount", f"type=bind,source={host},target={inside},readonly"]
+    argv += [image, *args]
+    try:
+        process = subprocess.run(argv, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        raise HelperFailed(f"the {purpose} container timed out after {timeout:.0f} s") from None
+    except BaseException:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        raise
+    if process.returncode != 0:
+        lines = [line for line in process.stderr.decode(errors="replace").splitlines() if line.strip()]
+        raise HelperFailed(f"the {purpose} container exited {process.returncode}: {(lines or ['no output'])[-1][:300]}")
+    return process.stdout

@@ -115,6 +115,16 @@ def find_pull_request(client: GitHubClient, run: WorkflowRun) -> int | None:
     return None
 
 
+def pull_request_head(client: GitHubClient, number: int) -> str | None:
+    """The PR's head commit now (it may have moved on since the run being commented on started)."""
+    owner, name = client.repository.split("/")
+    pull = client.request("GET", f"/repos/{owner}/{name}/pulls/{number}")
+    sha = ((pull or {}).get("head") or {}).get("sha") if isinstance(pull, dict) else None
+    if not isinstance(sha, str):
+        raise GitHubAPIError(f"GET pull request #{number}: the answer has no head sha")
+    return sha
+
+
 def find_sticky_comment(comments: list[dict] | Iterator[dict], author: str = BOT_LOGIN,
                         marker: str = COMMENT_MARKER) -> int | None:
     """The id of our comment: it carries the hidden marker and was written by the gate's own identity,

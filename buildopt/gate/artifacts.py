@@ -37,7 +37,7 @@ class UntrustedArtifact(BadInput):
 class Artifact:
     """What survived validation: nothing else from the artifact is used."""
 
-    pr_number: int
+    pr_number: int | None  # None: a push to the default branch (SARIF only)
     head_sha: str
     entries: list[GateEntry]
     reports: dict[str, CompareReport]  # entry name -> its report
@@ -131,15 +131,19 @@ def _untrusted(read):
         raise UntrustedArtifact(str(err)) from None
 
 
-def _validate_gate(gate) -> tuple[int, str, list[GateEntry]]:
+def _validate_gate(gate) -> tuple[int | None, str, list[GateEntry]]:
     if not isinstance(gate, dict) or gate.get("schema") != GATE_SCHEMA:
         raise UntrustedArtifact(f"{GATE_FILE}: not a buildopt gate file (schema {GATE_SCHEMA})")
     pr = gate.get("pull_request")
-    if not isinstance(pr, dict):
+    if pr is None and gate.get("event") == "push":  # the default branch's run: SARIF, no comment
+        number, sha = None, gate.get("head_sha")
+    elif not isinstance(pr, dict):
         raise UntrustedArtifact(f"{GATE_FILE}: no pull request (was the gate run on a pull_request event?)")
-    raw_number, sha = pr.get("number"), pr.get("head_sha")
-    if isinstance(raw_number, bool) or not _DIGITS.match(str(raw_number)) or int(raw_number) < 1:
-        raise UntrustedArtifact(f"{GATE_FILE}: pull request number {str(raw_number)[:40]!r} is not a number")
+    else:
+        raw_number, sha = pr.get("number"), pr.get("head_sha")
+        if isinstance(raw_number, bool) or not _DIGITS.match(str(raw_number)) or int(raw_number) < 1:
+            raise UntrustedArtifact(f"{GATE_FILE}: pull request number {str(raw_number)[:40]!r} is not a number")
+        number = int(raw_number)
     if not isinstance(sha, str) or not _SHA.match(sha):
         raise UntrustedArtifact(f"{GATE_FILE}: head sha {str(sha)[:60]!r} is not a 40-hex commit id")
     raw_entries = gate.get("entries")
@@ -151,4 +155,4 @@ def _validate_gate(gate) -> tuple[int, str, list[GateEntry]]:
         if entry.report is not None and entry.report != f"{entry.name}/report.json":
             raise UntrustedArtifact(f"{GATE_FILE}: entry {entry.name}: unexpected report path")
         entries.append(entry)
-    return int(raw_number), sha, entries
+    return number, sha, entries

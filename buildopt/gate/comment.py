@@ -13,38 +13,56 @@ from ..report import compare_report, sarif
 from ..report.compare_schema import CompareReport
 from ..report.markdown import escape
 from ..units import format_size
-from .api import BOT_LOGIN, GitHubClient, find_pull_request, upsert_comment
+from .api import BOT_LOGIN, GitHubClient, find_pull_request, pull_request_head, upsert_comment
 from .artifacts import UntrustedArtifact, find_artifact_dirs, load_artifacts
 from .events import load_event, workflow_run_from_event
 from .model import GateEntry
 from .outputs import write_file
 
 
-def render_comment(entries: list[GateEntry], reports: Mapping[str, CompareReport]) -> str:
-    """One sticky comment for all the Dockerfiles of a PR, rendered by compare_report from each document."""
+HEAD_SHA_MARKER = "<!-- buildopt-head-sha: {sha} -->"
+
+
+def render_comment(entries: list[GateEntry], reports: Mapping[str, CompareReport], head_sha: str | None = None) -> str:
+    """One sticky comment for all the Dockerfiles of a PR, rendered by compare_report from each document.
+    The head commit it describes is recorded in a second hidden line."""
     marker = compare_report.COMMENT_MARKER
     sections = []
     for entry in entries:
         report = reports.get(entry.name)
+        notes = _notes(entry, report.to_dict() if report is not None else None)
         if report is not None:
-            document = report.to_dict()
-            body = compare_report.render_markdown(document).replace(marker + "\n", "", 1)
-            note = _against_line(entry, document)
-            if note:
-                body = body.replace("\n\n", f"\n\n{note}\n\n", 1)
+            body = compare_report.render_markdown(report.to_dict()).replace(marker + "\n", "", 1)
+            if notes:
+                body = body.replace("\n\n", "\n\n" + "\n\n".join(notes) + "\n\n", 1)
             sections.append(body.rstrip("\n"))
         else:
             error = escape(entry.error or f"exit {entry.exit_code}")
-            sections.append(f"## buildopt: `{escape(entry.dockerfile)}` — ❌ not compared\n\n"
-                            f"exit {int(entry.exit_code)}: {error}")
+            sections.append("\n\n".join([f"## buildopt: `{escape(entry.dockerfile)}` — ❌ not compared",
+                                          *notes, f"exit {int(entry.exit_code)}: {error}"]))
     if not sections:
         sections.append("## buildopt\n\nNo Dockerfile was compared.")
-    body = marker + "\n" + "\n\n---\n\n".join(sections) + "\n"
-    return compare_report._fit(body)
+    head = marker + "\n" + (HEAD_SHA_MARKER.format(sha=head_sha) + "\n" if head_sha else "")
+    return compare_report._fit(head + "\n\n---\n\n".join(sections) + "\n")
+
+
+def _notes(entry: GateEntry, document: dict | None) -> list[str]:
+    """Right under the heading: what the PR costs against the base branch, which budget judged it, and
+    whether it was scanned."""
+    notes = []
+    against = _against_line(entry, document) if document is not None else None
+    if against:
+        notes.append(against)
+    if entry.budget_source or entry.budget_note:
+        budget = f"**Budget:** `{escape(entry.budget_source)}`" if entry.budget_source else "**Budget:** none"
+        notes.append(budget + (f" ({escape(entry.budget_note)})" if entry.budget_note else ""))
+    if entry.scan_note:
+        notes.append(f"⚠️ {escape(entry.scan_note)}")
+    return notes
 
 
 def _against_line(entry: GateEntry, document: dict) -> str | None:
-    """What the PR costs: the shipped image against the base branch's, right under the heading."""
+    """What the PR costs: the shipped image against the base branch's."""
     if entry.baseline_note:
         return f"_{escape(entry.baseline_note)}_"
     base, original = entry.baseline_size, document["variants"]["original"]
@@ -64,14 +82,16 @@ class CommentOutcome:
     head_sha: str | None = None
     sarif: Path | None = None
     message: str = ""
+    ref: str = ""  # the ref code scanning files the SARIF under
 
     def outputs(self) -> dict[str, str]:
+        ref = self.ref or (f"refs/pull/{self.pr_number}/head" if self.pr_number else "")
         return {
             "pr-number": str(self.pr_number or ""),
             "comment": self.action,
             "comment-id": str(self.comment_id or ""),
             "sha": self.head_sha or "",
-            "ref": f"refs/pull/{self.pr_number}/head" if self.pr_number else "",
+            "ref": ref,
             "sarif": str(self.sarif) if self.sarif else "",
         }
 
@@ -79,19 +99,31 @@ class CommentOutcome:
 def comment_from_artifacts(artifact_root: Path, environ: Mapping[str, str] = os.environ,
                            sarif_out: Path | None = None, author: str = BOT_LOGIN,
                            dry_run: bool = False) -> CommentOutcome:
-    """Workflow (b): validate the downloaded artifacts, find the PR, write the sticky comment and SARIF."""
+    """Workflow (b): validate the downloaded artifacts, find the PR, write the sticky comment and SARIF.
+
+    A run for a push to the default branch has no PR: only its SARIF is written (the base code scanning
+    compares PR alerts with). A run whose PR has moved on to a newer head commit posts nothing, so an
+    older run never overwrites the comment of a newer one."""
     # A dry run outside Actions (to preview a downloaded artifact) has no event to check the sha against.
-    run = None if dry_run and not environ.get("GITHUB_EVENT_PATH") else workflow_run_from_event(load_event(None, environ))
+    event = None if dry_run and not environ.get("GITHUB_EVENT_PATH") else load_event(None, environ)
+    run = workflow_run_from_event(event) if event is not None else None
     artifact = load_artifacts(find_artifact_dirs(artifact_root), expected_head_sha=run.head_sha if run else None)
     if artifact is None:
         return CommentOutcome(None, "skipped", message="no buildopt artifact in this run: nothing to comment")
-    body = render_comment(artifact.entries, artifact.reports)
-    sarif_path = None
-    if sarif_out is not None and artifact.reports:
-        sarif_out.parent.mkdir(parents=True, exist_ok=True)
-        write_file(sarif_out, sarif.dumps(sarif.compare_log(
-            [(name, report.to_dict()) for name, report in artifact.reports.items()])))
-        sarif_path = sarif_out
+    if run is not None and (run.event == "push") != (artifact.pr_number is None):
+        raise UntrustedArtifact(f"a {run.event} run's artifact must "
+                                + ("not name a pull request" if run.event == "push" else "name its pull request"))
+    sarif_path = _write_sarif(artifact, sarif_out)
+    if artifact.pr_number is None:
+        default_branch = ((event or {}).get("repository") or {}).get("default_branch")
+        if run is not None and run.head_branch != default_branch:
+            return CommentOutcome(None, "skipped", head_sha=artifact.head_sha,
+                                  message=f"a push to {run.head_branch}, not the default branch: no SARIF upload")
+        branch = run.head_branch if run is not None else default_branch
+        return CommentOutcome(None, "skipped", head_sha=artifact.head_sha, sarif=sarif_path,
+                              ref=f"refs/heads/{branch}" if branch else "",
+                              message=f"a push to {branch}: SARIF for code scanning, no comment")
+    body = render_comment(artifact.entries, artifact.reports, artifact.head_sha)
     if dry_run:
         sys.stdout.write(body)
         return CommentOutcome(artifact.pr_number, "printed", head_sha=artifact.head_sha, sarif=sarif_path)
@@ -105,6 +137,20 @@ def comment_from_artifacts(artifact_root: Path, environ: Mapping[str, str] = os.
     if number != artifact.pr_number:
         raise UntrustedArtifact(f"the artifact names PR #{artifact.pr_number} but head {run.head_sha} "
                                 f"belongs to PR #{number}")
+    current = pull_request_head(client, number)
+    if current != run.head_sha:
+        return CommentOutcome(number, "skipped", head_sha=artifact.head_sha, sarif=sarif_path,
+                              message=f"PR #{number} has moved on to {current}: the run for that commit comments, "
+                                      f"not this one for {run.head_sha}")
     action, comment_id = upsert_comment(client, number, body, author)
     return CommentOutcome(number, action, comment_id, artifact.head_sha, sarif_path,
                           message=f"{action} the buildopt comment on PR #{number}")
+
+
+def _write_sarif(artifact, sarif_out: Path | None) -> Path | None:
+    if sarif_out is None or not artifact.reports:
+        return None
+    sarif_out.parent.mkdir(parents=True, exist_ok=True)
+    write_file(sarif_out, sarif.dumps(sarif.compare_log([(name, report.to_dict())
+                                                         for name, report in artifact.reports.items()])))
+    return sarif_out

@@ -13,12 +13,12 @@ def export_ref(ref: str, dest: Path, log: Callable[[str], None]) -> Path | None:
     archive = subprocess.run(["git", "archive", "--format=tar", ref], capture_output=True)
     if archive.returncode != 0:
         message = (archive.stderr.decode(errors="replace").strip().splitlines() or ["git archive failed"])[-1]
-        log(f"buildopt gate: no baseline: cannot read {ref}: {message} "
+        log(f"buildopt gate: cannot read {ref}: {message} "
             "(check out with fetch-depth: 0 so the base branch is there)")
         return None
     unpack = subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, capture_output=True)
     if unpack.returncode != 0:
-        log(f"buildopt gate: no baseline: cannot unpack {ref}")
+        log(f"buildopt gate: cannot unpack {ref}")
         return None
     return dest
 

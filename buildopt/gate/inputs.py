@@ -29,6 +29,62 @@ class GateInputs:
     trivy_ignorefile: str | None = None
     scan: bool = True
     comment: bool = True
+    scan_failure: str = "fail"  # "fail": a DB that can't be downloaded fails the gate (exit 4); "warn": go on unscanned
+    budget_from: str = "base"  # "base": the budget as the base branch has it (a PR can't raise its own); "pr"
+    cache: CacheSpec = field(default_factory=lambda: CacheSpec("none"))
+    builder: str | None = None  # a buildx builder (the action's docker-container builder for the gha cache)
+
+
+CACHE_BACKENDS = ("gha", "registry", "inline", "none")
+SCAN_FAILURE = ("fail", "warn")
+BUDGET_FROM = ("base", "pr")
+
+
+@dataclass(frozen=True)
+class CacheSpec:
+    """Where the builds keep their BuildKit cache between runs, and the keys: one per Dockerfile (its entry
+    name) and variant. The base branch's build is an `original` too, so it writes the key the PR's original
+    reads, and both variants read both keys.
+
+    - `gha`: the GitHub Actions cache (needs a docker-container builder and the runtime token: action.yml
+      sets both up); scope `<scope>-<name>-<variant>`.
+    - `registry`: a registry cache `<ref>:<name>-<variant>` (docker-container builder, push access).
+    - `inline`: the cache travels in the image (`--cache-to type=inline`), which is pushed to
+      `<ref>:<name>-<variant>` and read back with `--cache-from type=registry`; works with the plain docker
+      driver.
+    - `none`: only the builder's own local cache.
+    """
+
+    backend: str
+    ref: str | None = None  # a registry repository, e.g. ghcr.io/owner/app/buildopt-cache
+    scope: str = "buildopt"
+
+    def compare_args(self, name: str, writes: str = "{variant}") -> list[str]:
+        """`buildopt compare` flags for the Dockerfile `name`: read both keys, write `writes` (compare replaces
+        `{variant}` per variant). The base branch's run writes "original" from both of its builds (they are
+        the same Dockerfile), so it never overwrites the optimized variant's key."""
+        if self.backend == "none":
+            return []
+        keys = {variant: f"{name}-{variant}" for variant in ("original", "optimized")}
+        keys["{variant}"] = f"{name}-{writes}"
+        if self.backend == "gha":
+            sources = [f"type=gha,scope={self.scope}-{keys[v]}" for v in ("original", "optimized")]
+            return [*_each("--cache-from", sources), "--cache-to", f"type=gha,scope={self.scope}-{keys['{variant}']},mode=max"]
+        sources = [f"type=registry,ref={self.ref}:{keys[v]}" for v in ("original", "optimized")]
+        if self.backend == "registry":
+            return [*_each("--cache-from", sources), "--cache-to", f"type=registry,ref={self.ref}:{keys['{variant}']},mode=max"]
+        return [*_each("--cache-from", sources), "--cache-to", "type=inline", "--cache-push", f"{self.ref}:{keys['{variant}']}"]
+
+
+def _each(flag: str, values: list[str]) -> list[str]:
+    return [item for value in values for item in (flag, value)]
+
+
+def _choice(value: str | None, name: str, choices: tuple[str, ...], default: str) -> str:
+    text = (value or "").strip().lower() or default
+    if text not in choices:
+        raise BadInput(f"input {name}: {value!r} is not one of {', '.join(choices)}")
+    return text
 
 
 def lines(value: str | None) -> list[str]:
@@ -72,4 +128,19 @@ def gate_inputs_from_env(environ: Mapping[str, str] = os.environ) -> GateInputs:
         trivy_ignorefile=get("TRIVY_IGNOREFILE"),
         scan=flag(get("SCAN"), "scan", True),
         comment=flag(get("COMMENT"), "comment", True),
+        scan_failure=_choice(get("SCAN_FAILURE"), "scan-failure", SCAN_FAILURE, "fail"),
+        budget_from=_choice(get("BUDGET_FROM"), "budget-from", BUDGET_FROM, "base"),
+        cache=cache_spec(get("CACHE"), get("CACHE_REF"), get("CACHE_SCOPE")),
+        builder=get("BUILDER"),
     )
+
+
+def cache_spec(backend: str | None, ref: str | None, scope: str | None) -> CacheSpec:
+    spec = CacheSpec(_choice(backend, "cache", CACHE_BACKENDS, "none"), ref, scope or "buildopt")
+    if spec.backend in ("registry", "inline") and not ref:
+        raise BadInput(f"input cache: {spec.backend} needs cache-ref, a registry repository (e.g. ghcr.io/owner/repo/buildopt-cache)")
+    if ref and not re.fullmatch(r"[a-z0-9][a-z0-9._:/-]*[a-z0-9]", ref):
+        raise BadInput(f"input cache-ref: {ref!r} is not a registry repository (lowercase, without a tag)")
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,60}", spec.scope):
+        raise BadInput(f"input cache-scope: {scope!r} is not a plain name")
+    return spec

@@ -33,6 +33,9 @@ class GateEntry:
     baseline_note: str | None | Absent = None  # why there is none, when there is none
     baseline_label: str | None | Absent = None  # e.g. "origin/main", for the comment's "against" line
     baseline_size: int | None | Absent = None  # the baseline's image size, when the baseline is a report
+    budget_source: str | None | Absent = None  # e.g. "app/buildopt.toml on origin/main"; None: no budget
+    budget_note: str | None | Absent = None  # why the budget isn't the base branch's, when it isn't
+    scan_note: str | None | Absent = None  # e.g. why the images weren't scanned (scan-failure: warn)
 
     ORDER = ("name", "dockerfile", "context", "exit_code", "report", "error", "baseline", "baseline_note",
-             "baseline_label", "baseline_size")
+             "baseline_label", "baseline_size", "budget_source", "budget_note", "scan_note")

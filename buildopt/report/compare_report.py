@@ -96,6 +96,7 @@ def _variant_doc(variant) -> dict:
             models_bytes=sum(model.size for model in profile.models),
             cuda_bytes=profile.cuda.total_bytes,
             torch=profile.cuda.torch_version,
+            inspect_reader=profile.reader_label,
         )
     else:
         doc.update(size=0, layers=0)
@@ -258,7 +259,7 @@ def _scan_notes(doc: dict) -> list[str]:
     skipped = [name for name, variant in doc["variants"].items() if variant.get("java_skipped")]
     if not skipped:
         return []
-    return [f"Note: Java archives (*.jar...) in the {' and '.join(skipped)} image were not scanned: the offline "
+    return [f"Note: Java archives (*.jar...) in the {' and '.join(skipped)} image were not scanned: the "
             f"trivy cache has no Java DB."]
 
 
@@ -315,7 +316,7 @@ def render_markdown(doc: dict) -> str:
                   "| line | severity | rule | message |", "|---:|---|---|---|"]
         lines += [f"| {f['line']} | {f['severity']} | {f['rule']} {_md(f['slug'])} | {_md(f['message'])} |" for f in doc["findings"]]
         lines += ["", "</details>", ""]
-    lines.append(f"<sub>buildopt {doc['buildopt_version']} · report schema {doc['schema']}</sub>")
+    lines.append(f"<sub>buildopt {doc['buildopt_version']} · report schema {doc['schema']}{_method_note(doc)}</sub>")
     return _fit("\n".join(lines) + "\n")
 
 
@@ -386,6 +387,17 @@ def _budget(variant: dict) -> str:
 
 def _signed(value) -> str:
     return f"{value:+d}" if isinstance(value, int) else ""
+
+
+def _method_note(doc: dict) -> str:
+    """How the images were read and scanned (the fast paths, or the export fallback), for the footer."""
+    variant = doc["variants"]["original"]
+    parts = []
+    if variant.get("inspect_reader"):
+        parts.append(f"layers read with {_md(variant['inspect_reader'])}")
+    if (variant.get("vulnerabilities") or {}).get("method"):
+        parts.append(f"scanned with trivy {_md(variant['vulnerabilities']['method'])}")
+    return "".join(f" · {part}" for part in parts)
 
 
 def _verdict_line(doc: dict) -> str:

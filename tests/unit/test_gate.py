@@ -124,11 +124,21 @@ def test_combined_exit_code_prefers_broken_setup_then_build_then_budget():
     assert run.combined_exit_code([]) == 0
 
 
-def test_entry_names_are_unique_and_plain():
-    names = run.entry_names(["services/api/Dockerfile", "services/worker/Dockerfile", "Dockerfile",
-                                 "services/api/Dockerfile.gpu", "other/api/Dockerfile", "x/services/api/Dockerfile"])
-    assert names == ["services-api", "services-worker", "Dockerfile", "services-api-Dockerfile.gpu",
-                     "other-api", "services-api-2"]
+def test_entries_are_named_by_plan_entry_name_and_a_repeated_dockerfile_is_bad_input(tmp_path):
+    """Each Dockerfile's output dir and comment section is plan.entry_name of its path (tests/unit/test_plan.py
+    checks that names never collide); the same Dockerfile listed twice is refused."""
+    def runner(args, env):
+        return 0, ""
+
+    dockerfiles = ["app/Dockerfile", "app/Dockerfile.dev", "projects/a/docker/prod/Dockerfile",
+                   "projects/b/docker/prod/Dockerfile"]
+    inputs = gate_inputs.GateInputs(dockerfiles=dockerfiles, output_dir=tmp_path / "out", scan=False)
+    result = run.run_gate(inputs, {}, runner=runner, log=lambda message: None)
+    assert [entry.name for entry in result.entries] == [
+        "app-Dockerfile", "app-Dockerfile.dev", "projects-a-docker-prod-Dockerfile", "projects-b-docker-prod-Dockerfile"]
+    with pytest.raises(BadInput, match="listed twice"):
+        run.run_gate(gate_inputs.GateInputs(dockerfiles=["app/Dockerfile", "./app/Dockerfile"],
+                                            output_dir=tmp_path / "out2", scan=False), {}, runner=runner)
 
 
 # --- the gate's files, with a stand-in for the compare child process ---------------------------------------
@@ -154,7 +164,7 @@ def test_run_gate_writes_gate_json_comment_sarif_and_outputs(tmp_path, monkeypat
     result = run.run_gate(inputs, {"GITHUB_EVENT_PATH": str(event), "GITHUB_REPOSITORY": "owner/app"},
                              runner=runner, log=lambda message: None)
     assert result.exit_code == 2
-    assert calls[0] == ["compare", "a/Dockerfile", "--context", "a", "--output-dir", str(tmp_path / "out" / "a"),
+    assert calls[0] == ["compare", "a/Dockerfile", "--context", "a", "--output-dir", str(tmp_path / "out" / "a-Dockerfile"),
                         "--format", "table", "--budget", "budget.toml", "--build-arg", "A=1", "--network", "host",
                         "--trivy-cache-dir", "/cache", "--offline"]
     assert result.entries[0].baseline_note.startswith("no baseline yet")  # base/report.json doesn't exist
@@ -164,9 +174,9 @@ def test_run_gate_writes_gate_json_comment_sarif_and_outputs(tmp_path, monkeypat
     gate = json.loads((tmp_path / "out" / "gate.json").read_text())
     assert gate["schema"] == GATE_SCHEMA and gate["pull_request"]["number"] == 7
     assert gate["pull_request"]["head_sha"] == HEAD_SHA and gate["exit_code"] == 2 and gate["passed"] is False
-    assert [e["report"] for e in gate["entries"]] == ["a/report.json", None]
+    assert [e["report"] for e in gate["entries"]] == ["a-Dockerfile/report.json", None]
     assert outputs["exit-code"] == "2" and outputs["passed"] == "false"
-    assert outputs["report-json"] == str(tmp_path / "out" / "a" / "report.json")
+    assert outputs["report-json"] == str(tmp_path / "out" / "a-Dockerfile" / "report.json")
     comment = Path(outputs["report-markdown"]).read_text()
     assert comment.startswith(COMMENT_MARKER + "\n") and comment.count(COMMENT_MARKER) == 1
     assert "max_size" in comment and "image is 112 MB over the limit" in comment
@@ -174,7 +184,7 @@ def test_run_gate_writes_gate_json_comment_sarif_and_outputs(tmp_path, monkeypat
     assert "_no baseline yet: the base branch's report was not found_" in comment
     assert summary.read_text().strip() == comment.replace(COMMENT_MARKER + "\n", "").strip()
     sarif = json.loads(Path(outputs["sarif"]).read_text())
-    assert [run["automationDetails"]["id"] for run in sarif["runs"]] == ["buildopt/a/"]
+    assert [run["automationDetails"]["id"] for run in sarif["runs"]] == ["buildopt/a-Dockerfile/"]
     assert "CVE-2024-0001" in {result["ruleId"] for result in sarif["runs"][0]["results"]}
 
 
@@ -190,7 +200,7 @@ def test_the_comment_says_what_the_pr_costs_against_the_base_branch(tmp_path):
         return 1, ""
 
     inputs = gate_inputs.GateInputs(dockerfiles=["app/Dockerfile"], output_dir=tmp_path / "out",
-                               baseline=str(tmp_path / "base.json"))
+                                    baseline=str(tmp_path / "base.json"), scan=False)
     result = run.run_gate(inputs, {}, runner=runner, log=lambda message: None)
     assert result.entries[0].baseline_size == 200_000_000 and result.pull_request is None
     comment = Path(run.write_gate_files(result, comment=True, environ={})["report-markdown"]).read_text()
@@ -455,3 +465,124 @@ def parse_github_output(text: str) -> dict[str, str]:
             key, value = line.split("=", 1)
             values[key] = value
     return values
+
+
+# --- issue 14: cache keys, scan failure, budget from the base branch, head-sha guard, default-branch SARIF ------
+def test_cache_inputs_give_shared_keys_per_dockerfile_and_variant():
+    spec = gate_inputs.gate_inputs_from_env({"INPUT_DOCKERFILES": "app/Dockerfile", "INPUT_CACHE": "gha"}).cache
+    assert spec.compare_args("app-Dockerfile") == [
+        "--cache-from", "type=gha,scope=buildopt-app-Dockerfile-original",
+        "--cache-from", "type=gha,scope=buildopt-app-Dockerfile-optimized",
+        "--cache-to", "type=gha,scope=buildopt-app-Dockerfile-{variant},mode=max"]
+    registry = gate_inputs.cache_spec("registry", "ghcr.io/owner/app/buildopt-cache", None)
+    assert registry.compare_args("x")[-2:] == ["--cache-to", "type=registry,ref=ghcr.io/owner/app/buildopt-cache:x-{variant},mode=max"]
+    inline = gate_inputs.cache_spec("inline", "127.0.0.1:5000/cache", None)
+    assert inline.compare_args("x")[-4:] == ["--cache-to", "type=inline", "--cache-push", "127.0.0.1:5000/cache:x-{variant}"]
+    assert gate_inputs.cache_spec(None, None, None).compare_args("x") == []
+    for env, message in [({"INPUT_CACHE": "inline"}, "needs cache-ref"), ({"INPUT_CACHE": "s3"}, "is not one of"),
+                         ({"INPUT_CACHE": "registry", "INPUT_CACHE_REF": "Bad Ref:tag!"}, "cache-ref"),
+                         ({"INPUT_SCAN_FAILURE": "ignore"}, "scan-failure"), ({"INPUT_BUDGET_FROM": "head"}, "budget-from")]:
+        with pytest.raises(BadInput, match=message):
+            gate_inputs.gate_inputs_from_env({"INPUT_DOCKERFILES": "Dockerfile", **env})
+
+
+def git_repo(path: Path, files: dict[str, str]) -> Path:
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True)
+
+    path.mkdir(parents=True, exist_ok=True)
+    git("init", "-q", "-b", "main")
+    git("config", "user.email", "t@example.invalid")
+    git("config", "user.name", "t")
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    git("add", ".")
+    git("commit", "-qm", "base")
+    git("checkout", "-qb", "feature")
+    return path
+
+
+def test_the_budget_comes_from_the_base_branch_unless_asked(tmp_path, monkeypatch):
+    """A PR that raises its own budget is still judged by the base branch's; budget-from: pr opts out."""
+    repo = git_repo(tmp_path / "repo", {"app/Dockerfile": "FROM scratch\n", "app/buildopt.toml": '[budget]\nmax_size = "100MB"\n',
+                                        "new/Dockerfile": "FROM scratch\n"})
+    (repo / "app" / "buildopt.toml").write_text('[budget]\nmax_size = "9GB"\n')
+    (repo / "new" / "Dockerfile").unlink()
+    (repo / "new2").mkdir()
+    (repo / "new2" / "Dockerfile").write_text("FROM scratch\n")
+    (repo / "new2" / "buildopt.toml").write_text('[budget]\nmax_size = "1GB"\n')
+    monkeypatch.chdir(repo)
+    budgets = {}
+
+    def runner(args, env):
+        budget = args[args.index("--budget") + 1] if "--budget" in args else None
+        budgets[args[1]] = Path(budget).read_text() if budget else None
+        return 0, ""
+
+    inputs = gate_inputs.GateInputs(dockerfiles=["app/Dockerfile", "new2/Dockerfile"], output_dir=tmp_path / "out",
+                                    baseline_ref="main", scan=False)
+    result = run.run_gate(inputs, {}, runner=lambda args, env: runner(args, env) if "--optimized" not in args else (2, "x"),
+                          log=lambda message: None)
+    app, new = result.entries
+    assert budgets["app/Dockerfile"] == '[budget]\nmax_size = "100MB"\n', "the base branch's budget, not the PR's 9GB"
+    assert app.budget_source == "app/buildopt.toml on main" and app.budget_note is None
+    assert budgets["new2/Dockerfile"] is None and new.budget_source == "new2/buildopt.toml (this PR)"
+    assert "the Dockerfile is new on main" in new.budget_note
+    comment = sticky.render_comment(result.entries, {})
+    assert "**Budget:** `app/buildopt.toml on main`" in comment
+    assert "**Budget:** `new2/buildopt.toml (this PR)` (budget from this PR: the Dockerfile is new on main)" in comment
+
+    budgets.clear()
+    opted_out = run.run_gate(gate_inputs.GateInputs(dockerfiles=["app/Dockerfile"], output_dir=tmp_path / "out2",
+                                                    baseline_ref="main", scan=False, budget_from="pr"),
+                             {}, runner=lambda args, env: runner(args, env) if "--optimized" not in args else (2, "x"),
+                             log=lambda message: None)
+    assert budgets["app/Dockerfile"] is None, "compare reads the PR's own buildopt.toml"
+    assert opted_out.entries[0].budget_source == "app/buildopt.toml (this PR)"
+
+
+def test_an_older_run_never_overwrites_the_comment_of_a_newer_head(tmp_path):
+    """The PR moved on to OTHER_SHA after this run's commit: nothing is written."""
+    write_artifact(tmp_path / "art" / "buildopt-report-app")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(workflow_run_event(pull_requests=[{"number": 7, "head": {"sha": HEAD_SHA}}])))
+    fake = FakeGitHub("owner/app", pulls=[
+        {"number": 7, "state": "open", "head": {"sha": OTHER_SHA, "ref": "feature", "repo_owner": "fork"}}])
+    fake.add_comment(7, f"{COMMENT_MARKER}\nthe newer run's comment", "github-actions[bot]")
+    with serve(fake) as url:
+        env = {"GITHUB_EVENT_PATH": str(event), "GITHUB_TOKEN": "test-token", "GITHUB_REPOSITORY": "owner/app",
+               "GITHUB_API_URL": url}
+        outcome = sticky.comment_from_artifacts(tmp_path / "art", env, sarif_out=tmp_path / "out.sarif")
+    assert outcome.action == "skipped" and "moved on to " + OTHER_SHA in outcome.message
+    assert fake.writes() == [] and fake.comments[7][0]["body"].endswith("the newer run's comment")
+    assert outcome.outputs()["sarif"], "the SARIF for this commit is still uploaded"
+
+
+def test_a_push_to_the_default_branch_gives_sarif_and_no_comment(tmp_path):
+    directory = write_artifact(tmp_path / "art" / "buildopt-report-app")
+    gate = json.loads((directory / GATE_FILE).read_text())
+    gate.update(pull_request=None, event="push", head_sha=HEAD_SHA, ref="refs/heads/main")
+    (directory / GATE_FILE).write_text(json.dumps(gate))
+    event = tmp_path / "event.json"
+    payload = workflow_run_event()
+    payload["workflow_run"].update(event="push", head_branch="main")
+    payload["repository"] = {"default_branch": "main"}
+    event.write_text(json.dumps(payload))
+    outcome = sticky.comment_from_artifacts(tmp_path / "art", {"GITHUB_EVENT_PATH": str(event), "GITHUB_TOKEN": "t",
+                                                                "GITHUB_REPOSITORY": "owner/app"},
+                                            sarif_out=tmp_path / "main.sarif")
+    assert outcome.action == "skipped" and outcome.pr_number is None
+    assert outcome.outputs()["ref"] == "refs/heads/main" and outcome.outputs()["sha"] == HEAD_SHA
+    assert json.loads((tmp_path / "main.sarif").read_text())["runs"][0]["automationDetails"]["id"] == "buildopt/app/"
+    payload["workflow_run"]["head_branch"] = "topic"
+    event.write_text(json.dumps(payload))
+    other = sticky.comment_from_artifacts(tmp_path / "art", {"GITHUB_EVENT_PATH": str(event)}, sarif_out=tmp_path / "x.sarif")
+    assert other.outputs()["sarif"] == "" and "not the default branch" in other.message
+    # A pull_request run's artifact can't pass for a push, nor the other way round.
+    payload["workflow_run"]["event"] = "pull_request"
+    event.write_text(json.dumps(payload))
+    with pytest.raises(artifacts.UntrustedArtifact, match="name its pull request"):
+        sticky.comment_from_artifacts(tmp_path / "art", {"GITHUB_EVENT_PATH": str(event)})

@@ -56,11 +56,11 @@ def test_the_gate_sarif_and_the_comment_sarif(schema, tmp_path):
         (out / "report.json").write_text(json.dumps(with_vulnerabilities(recorded())))
         return 1, ""
 
-    inputs = GateInputs(dockerfiles=["api/Dockerfile", "worker/Dockerfile"], output_dir=tmp_path / "out")
+    inputs = GateInputs(dockerfiles=["api/Dockerfile", "worker/Dockerfile"], output_dir=tmp_path / "out", scan=False)
     result = run.run_gate(inputs, {}, runner=runner, log=lambda message: None)
     gate_sarif = json.loads(Path(run.write_gate_files(result, comment=True, environ={})["sarif"]).read_text())
     validate(gate_sarif, schema)
-    assert [r["automationDetails"]["id"] for r in gate_sarif["runs"]] == ["buildopt/api/", "buildopt/worker/"]
+    assert [r["automationDetails"]["id"] for r in gate_sarif["runs"]] == ["buildopt/api-Dockerfile/", "buildopt/worker-Dockerfile/"]
 
     write_artifact(tmp_path / "art" / "buildopt-report-app", doc=with_vulnerabilities(recorded()))
     event = tmp_path / "event.json"
