@@ -7,7 +7,7 @@ DEMO_APP ?= examples/telegram-bot
 DEMO_OUT ?= build/demo
 FIXTURE_DB ?= build/trivy-fixture-cache
 
-.PHONY: setup venv test test-unit demo bench bench-seeds lint clean
+.PHONY: setup venv test test-unit demo bench bench-seeds bench-gate lint clean
 
 setup:
 	bash scripts/setup-toolchain.sh all
@@ -34,6 +34,11 @@ bench: setup
 # Issue 8: cold compare of every buildable example, table into docs/benchmarks.md (slow, not in CI).
 bench-seeds: setup
 	$(PY) benchmarks/bench_seeds.py
+
+# Issue 14: the gate as GitHub's non-root runner user: inspect root vs non-root, cold/warm gate with the
+# registry cache against plain cached builds, paperflow's overhead (slow, not in CI; runs as root).
+bench-gate: setup
+	$(PY) benchmarks/bench_gate.py --paperflow
 
 clean:
 	rm -rf build .pytest_cache

@@ -131,12 +131,16 @@ def _push_cache(request: BuildRequest, log) -> None:
     from python_on_whales.exceptions import DockerException
 
     pushed = time.monotonic()
+    repository = request.cache_push.rsplit(":", 1)[0]
     try:
         docker.image.tag(request.tag, request.cache_push)
         try:
             docker.image.push(request.cache_push, quiet=True)
         finally:
-            docker.image.remove(request.cache_push)  # only the extra tag: the build's own tag keeps the image
+            # Only the extra references go: the tag, and the digest the push recorded (it would keep the
+            # image alive after the build's own tag is removed). The build's own tag keeps the image.
+            digests = [ref for ref in docker.image.inspect(request.tag).repo_digests if ref.startswith(repository + "@")]
+            docker.image.remove([request.cache_push, *digests])
         log.write(f"[buildopt] pushed {request.cache_push} for the build cache ({time.monotonic() - pushed:.1f} s)\n")
     except DockerException as err:
         log.write(f"[buildopt] cache push to {request.cache_push} failed: {_failure_reason(err, [])}\n")

@@ -216,8 +216,9 @@ def _scan_in_container(trivy: str, flags: list[str], image: str, attrs: dict, op
     cache = str(cache_dir_of(options))
     inside = [CONTAINER_CACHE if flag == cache else flag for flag in flags]
     inside += ["--cache-backend", "memory", "--disable-telemetry"]
+    # Relative --skip-dirs are resolved against the working directory, which the helper container sets to "/".
     inside += [arg for path in ("/proc", "/sys", "/dev", os.path.dirname(CONTAINER_TRIVY), CONTAINER_CACHE)
-               for arg in ("--skip-dirs", path)]
+               for arg in ("--skip-dirs", path.lstrip("/"))]
     mounts = [(str(Path(trivy).resolve()), CONTAINER_TRIVY), (str(Path(cache).resolve()), CONTAINER_CACHE)]
     if options.ignore_file is not None:
         ignore = str(Path(options.ignore_file).resolve())

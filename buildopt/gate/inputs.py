@@ -43,8 +43,9 @@ BUDGET_FROM = ("base", "pr")
 @dataclass(frozen=True)
 class CacheSpec:
     """Where the builds keep their BuildKit cache between runs, and the keys: one per Dockerfile (its entry
-    name) and variant. The base branch's build is an `original` too, so it writes the key the PR's original
-    reads, and both variants read both keys.
+    name) and variant. Every build reads both keys (the base branch's build is an `original` too, so it
+    shares the PR's); a PR's variants write their own, and the default branch's runs (on push) write the
+    `original` key the next PRs' base builds find.
 
     - `gha`: the GitHub Actions cache (needs a docker-container builder and the runtime token: action.yml
       sets both up); scope `<scope>-<name>-<variant>`.
@@ -59,21 +60,24 @@ class CacheSpec:
     ref: str | None = None  # a registry repository, e.g. ghcr.io/owner/app/buildopt-cache
     scope: str = "buildopt"
 
-    def compare_args(self, name: str, writes: str = "{variant}") -> list[str]:
-        """`buildopt compare` flags for the Dockerfile `name`: read both keys, write `writes` (compare replaces
-        `{variant}` per variant). The base branch's run writes "original" from both of its builds (they are
-        the same Dockerfile), so it never overwrites the optimized variant's key."""
+    def compare_args(self, name: str, write: bool = True) -> list[str]:
+        """`buildopt compare` flags for the Dockerfile `name`: read both keys; with `write`, export to the
+        variant's own key (compare replaces `{variant}`). The base branch's run only reads: what it would
+        export is the default branch's own gate run's to write, and a run never overwrites the key its PR
+        build is about to read."""
         if self.backend == "none":
             return []
-        keys = {variant: f"{name}-{variant}" for variant in ("original", "optimized")}
-        keys["{variant}"] = f"{name}-{writes}"
+        keys = {variant: f"{name}-{variant}" for variant in ("original", "optimized", "{variant}")}
         if self.backend == "gha":
             sources = [f"type=gha,scope={self.scope}-{keys[v]}" for v in ("original", "optimized")]
-            return [*_each("--cache-from", sources), "--cache-to", f"type=gha,scope={self.scope}-{keys['{variant}']},mode=max"]
-        sources = [f"type=registry,ref={self.ref}:{keys[v]}" for v in ("original", "optimized")]
-        if self.backend == "registry":
-            return [*_each("--cache-from", sources), "--cache-to", f"type=registry,ref={self.ref}:{keys['{variant}']},mode=max"]
-        return [*_each("--cache-from", sources), "--cache-to", "type=inline", "--cache-push", f"{self.ref}:{keys['{variant}']}"]
+            target = ["--cache-to", f"type=gha,scope={self.scope}-{keys['{variant}']},mode=max"]
+        else:
+            sources = [f"type=registry,ref={self.ref}:{keys[v]}" for v in ("original", "optimized")]
+            if self.backend == "registry":
+                target = ["--cache-to", f"type=registry,ref={self.ref}:{keys['{variant}']},mode=max"]
+            else:
+                target = ["--cache-to", "type=inline", "--cache-push", f"{self.ref}:{keys['{variant}']}"]
+        return [*_each("--cache-from", sources), *(target if write else [])]
 
 
 def _each(flag: str, values: list[str]) -> list[str]:

@@ -183,7 +183,7 @@ def _prepare_scan(inputs: GateInputs, log: Callable[[str], None]) -> ScanPlan:
     return ScanPlan([*args, "--skip-db-update"])
 
 
-def _build_args(inputs: GateInputs, name: str, cache_writes: str = "{variant}") -> list[str]:
+def _build_args(inputs: GateInputs, name: str, cache_write: bool = True) -> list[str]:
     args = []
     for pair in inputs.build_args:
         args += ["--build-arg", pair]
@@ -191,7 +191,7 @@ def _build_args(inputs: GateInputs, name: str, cache_writes: str = "{variant}") 
         args += ["--network", inputs.network]
     if inputs.builder:
         args += ["--builder", inputs.builder]
-    return args + inputs.cache.compare_args(name, cache_writes)
+    return args + inputs.cache.compare_args(name, cache_write)
 
 
 def _baseline_from_tree(inputs: GateInputs, name: str, dockerfile: str, context: str, tree: Path | None, out: Path,
@@ -212,7 +212,7 @@ def _baseline_from_tree(inputs: GateInputs, name: str, dockerfile: str, context:
         return None, f"no baseline yet: {relative_df} does not exist on {inputs.baseline_ref}"
     log(f"buildopt gate: building the baseline {relative_df} from {inputs.baseline_ref}")
     args = ["compare", str(base_df), "--context", str(base_ctx), "--optimized", str(base_df), "--no-smoke",
-            "--output-dir", str(out), "--format", "table", *_build_args(inputs, name, cache_writes="original"), *scan.args]
+            "--output-dir", str(out), "--format", "table", *_build_args(inputs, name, cache_write=False), *scan.args]
     code, error = runner(args, env)
     report = out / "report.json"
     if code in (ExitCode.OK, ExitCode.FINDINGS) and report.is_file():
@@ -242,9 +242,10 @@ def _budget(inputs: GateInputs, dockerfile: str, context: str, tree: Path | None
     if inputs.budget_from != "base":
         return own_args, own, None
     label = (ref[:12] if re.fullmatch(r"[0-9a-f]{40}", ref or "") else ref) or "the base branch"
+    if ref is None:  # not a pull request (a push to the default branch): its own budget is the base's
+        return own_args, own, None
     if tree is None:
-        return own_args, own, f"budget from this PR: {label} could not be read" if ref else \
-            "budget from this PR: no base branch to read it from (set baseline-ref)"
+        return own_args, own, f"budget from this PR: {label} could not be read"
     relative = git.relative_to_repo(inputs.budget) if inputs.budget else None
     if inputs.budget:
         if relative and (tree / relative).is_file():

@@ -2,12 +2,13 @@
 in-process reader (inspect/walk.py), run in a short-lived helper container that sees the engine's data
 root read-only.
 
-The data root is root's own (mode 0700), but the docker group can start containers. The helper is the
-image being inspected itself, or another local image that has a python3 (`BUILDOPT_HELPER_IMAGE`, or
-one that worked before in this process): its python3 runs walk.py (standard library, Python 3.6+),
-bind-mounted read-only with the data root at its own path, with no network, every capability dropped but
-DAC_READ_SEARCH (read any dir) and SYS_ADMIN (read the `trusted.overlay.opaque` xattr), and streams the
-records back on stdout. When no helper can run, the caller falls back to the archive reader and says why.
+The data root is root's own (mode 0700), but the docker group can start containers. The helper runs no code
+of any image: its image is an empty one made here (`engine.empty_image`), and what it runs is this
+process's own Python interpreter and standard library, bind-mounted read-only from the host (its prefix,
+`/usr`, `/lib*` and the loader cache) together with walk.py and the data root at its own path. No network,
+every capability dropped but DAC_READ_SEARCH (read any directory) and SYS_ADMIN (read the
+`trusted.overlay.opaque` xattr), no new privileges, removed when it ends. The records come back on stdout.
+When the helper can't run, the caller falls back to the archive reader and says why.
 """
 
 from __future__ import annotations
@@ -15,17 +16,18 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sys
 from pathlib import Path
 
-from ..engine import HelperFailed, run_helper_container
+from ..engine import HelperFailed, empty_image, run_helper_container
 from . import overlay2, walk
 from .layers import MAX_CAPTURE, WANTED_DIRS, WANTED_NAMES, LayerScan, WantedFn
 
 NAME = "helper container"
-HELPER_IMAGE_ENV = "BUILDOPT_HELPER_IMAGE"
 _WALKER = Path(walk.__file__).resolve()
 _MOUNTED_WALKER = "/buildopt-walk.py"
-_known_good: dict[str, str] = {}  # docker root -> an image id whose python3 ran the walker
+# The host's runtime the interpreter needs, mounted at the same paths (missing ones are skipped).
+_RUNTIME = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/etc/ld.so.cache")
 
 
 def available(image: dict, docker_root: str | None, local_engine: bool) -> str | None:
@@ -44,7 +46,7 @@ def available(image: dict, docker_root: str | None, local_engine: bool) -> str |
 
 def read_layers(image: dict, docker_root: str, wanted: WantedFn, *, compressed: bool = False,
                 cache: dict | None = None) -> tuple[bytes, list[LayerScan]]:
-    """(image config JSON, one LayerScan per layer), read by a helper container; HelperFailed when none ran.
+    """(image config JSON, one LayerScan per layer), read by a helper container; HelperFailed when it can't.
 
     `cache` is the engine's scan cache (keyed like overlay2.scan_layers), so a diff of two images that share
     layers reads them once."""
@@ -54,7 +56,12 @@ def read_layers(image: dict, docker_root: str, wanted: WantedFn, *, compressed: 
     request = {"dirs": todo, "names": sorted(WANTED_NAMES), "capture_dirs": list(WANTED_DIRS),
                "max_capture": MAX_CAPTURE, "compressed": compressed,
                "config": overlay2.config_path(image, docker_root)}
-    output = _run(image, docker_root, json.dumps(request))
+    interpreter = os.path.realpath(sys.executable)
+    prefix = os.path.realpath(sys.base_prefix)
+    runtime = [path for path in dict.fromkeys([*_RUNTIME, prefix]) if os.path.exists(path)]
+    mounts = [*[(path, path) for path in runtime], (docker_root, docker_root), (str(_WALKER), _MOUNTED_WALKER)]
+    output = run_helper_container(empty_image(), interpreter, ["-I", "-S", _MOUNTED_WALKER, json.dumps(request)],
+                                  mounts=mounts, caps=("DAC_READ_SEARCH", "SYS_ADMIN"), purpose="inspect")
     config, scans = _parse(output, wanted)
     for path, scan in scans.items():
         cache[(path, compressed)] = scan
@@ -62,28 +69,6 @@ def read_layers(image: dict, docker_root: str, wanted: WantedFn, *, compressed: 
     if missing or config is None:
         raise HelperFailed(f"the helper container's listing is incomplete ({len(missing)} layers missing)")
     return config, [cache[(path, compressed)] for path in dirs]
-
-
-def _carriers(image: dict, docker_root: str) -> list[str]:
-    """Images to run the walker in, most likely to work first."""
-    candidates = [_known_good.get(docker_root), image["Id"], os.environ.get(HELPER_IMAGE_ENV)]
-    return [candidate for candidate in dict.fromkeys(candidates) if candidate]
-
-
-def _run(image: dict, docker_root: str, request: str) -> bytes:
-    mounts = [(docker_root, docker_root), (str(_WALKER), _MOUNTED_WALKER)]
-    errors = []
-    for carrier in _carriers(image, docker_root):
-        try:
-            output = run_helper_container(carrier, "python3", [_MOUNTED_WALKER, request], mounts=mounts,
-                                          caps=("DAC_READ_SEARCH", "SYS_ADMIN"), purpose="inspect")
-        except HelperFailed as err:
-            errors.append(f"{carrier[:19]}: {err}")
-            continue
-        _known_good[docker_root] = carrier
-        return output
-    raise HelperFailed("no image with a python3 could run the helper (" + "; ".join(errors)
-                       + f"); set {HELPER_IMAGE_ENV} to one that has")
 
 
 def _parse(output: bytes, wanted: WantedFn) -> tuple[bytes | None, dict[str, LayerScan]]:

@@ -5,11 +5,12 @@ The one walker of the overlay2 reader, in two places:
 - in-process, when this user can read the engine's data root (root): overlay2.scan_layer_dir consumes
   `walk_layer` directly;
 - inside a short-lived helper container (non-root users in the docker group, like GitHub's runners): the
-  container gets the data root bind-mounted read-only and runs this file as a script with the container's
-  own python3; the records come back on stdout as JSON lines (inspect/helper.py).
+  container gets the data root bind-mounted read-only and runs this file as a script (`python -I -S`) with
+  this process's own interpreter, mounted from the host; the records come back on stdout as JSON lines
+  (inspect/helper.py).
 
-So this file uses the standard library only and runs on Python 3.6+. Records (tuples in-process, JSON
-arrays on stdout):
+So this file uses the standard library only (no site-packages in the helper). Records (tuples in-process,
+JSON arrays on stdout):
     ["L", dir]                              a layer starts
     ["f", path, size, mode, uid, ino, nlink] regular file
     ["d", path, mode, uid, opaque]          directory (opaque: 1 when it hides the lower layers' contents)
