@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .budget import Budget, ImageFacts, Verdict, judge, parse_budgets
@@ -200,7 +200,9 @@ def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_op
                   smoke_spec: SmokeSpec, say: Progress, on_build_line) -> float:
     """Build both variants concurrently; each goes on to inspect, scan and smoke as soon as its own build ends,
     while the other may still be building. Trivy runs one scan at a time (it locks its cache DB), beside the
-    smoke containers. Returns the builds' window: seconds from the start until the last build ended.
+    smoke containers. When both are the same Dockerfile (`--optimized` names the original), it is built,
+    inspected and scanned once for both. Returns the builds' window: seconds from the start until the last
+    build ended.
 
     On Ctrl-C (or SIGTERM) the smoke containers are removed at once, so the threads wind down; the temporary
     tags go with the caller's context manager.
@@ -247,11 +249,20 @@ def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_op
         variant.profile = timed(variant, "inspect_s", lambda: _inspect(variant.build.tag))
 
     executors = (pool, scans, smokes)
+    twin = len(variants) == 2 and _same_build(*requests)
     try:
-        for future in [pool.submit(pipeline, variant, request) for variant, request in zip(variants, requests)]:
+        # The same Dockerfile twice (the PR gate's base-branch run): one build, inspect and scan serve both.
+        for future in [pool.submit(pipeline, variant, request)
+                       for variant, request in list(zip(variants, requests))[:1 if twin else None]]:
             future.result()
         for future in list(followups):
             future.result()
+        if twin:
+            first, second = variants
+            second.build = replace(first.build, name=second.name) if first.build else None
+            second.profile, second.scan, second.scan_error = first.profile, first.scan, first.scan_error
+            if runner is not None and second.built:
+                smoke(second)  # its own smoke tests: the optimized variant must run as non-root
     except BaseException:
         cancelled.set()
         if runner is not None:
@@ -261,6 +272,16 @@ def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_op
         for executor in executors:
             executor.shutdown(wait=True, cancel_futures=True)
     return (max(ends) if ends else time.monotonic()) - started
+
+
+def _same_build(a: BuildRequest, b: BuildRequest) -> bool:
+    """Would these two requests build the same image? (Same Dockerfile text, context and build settings.)"""
+    try:
+        same_file = a.dockerfile.read_bytes() == b.dockerfile.read_bytes()
+    except OSError:
+        return False
+    settings = ("context", "build_args", "network", "builder", "platform", "cache_from", "no_cache", "target")
+    return same_file and all(getattr(a, name) == getattr(b, name) for name in settings)
 
 
 def _align_smoke(runner: ContainerRunner, result: CompareResult, smoke_spec: SmokeSpec) -> list[str]:
@@ -309,8 +330,6 @@ def _config_dir(config, dockerfile: Path) -> Path:
 
 def _smoke_spec_for(spec: SmokeSpec, variant: str) -> SmokeSpec:
     """The optimized variant must run as non-root; the original is only reported on."""
-    from dataclasses import replace
-
     return replace(spec, require_non_root=spec.require_non_root or variant == "optimized")
 
 
