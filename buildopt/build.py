@@ -137,10 +137,15 @@ def _push_cache(request: BuildRequest, log) -> None:
         try:
             docker.image.push(request.cache_push, quiet=True)
         finally:
-            # Only the extra references go: the tag, and the digest the push recorded (it would keep the
-            # image alive after the build's own tag is removed). The build's own tag keeps the image.
-            digests = [ref for ref in docker.image.inspect(request.tag).repo_digests if ref.startswith(repository + "@")]
-            docker.image.remove([request.cache_push, *digests])
+            # Only the extra references go: the tag, then any digest of that repository the push recorded
+            # and the tag's removal left (it would keep the image alive after the build's own tag is gone).
+            docker.image.remove(request.cache_push)
+            for digest in docker.image.inspect(request.tag).repo_digests:
+                if digest.startswith(repository + "@"):
+                    try:
+                        docker.image.remove(digest)
+                    except DockerException:
+                        pass  # already gone with the tag
         log.write(f"[buildopt] pushed {request.cache_push} for the build cache ({time.monotonic() - pushed:.1f} s)\n")
     except DockerException as err:
         log.write(f"[buildopt] cache push to {request.cache_push} failed: {_failure_reason(err, [])}\n")
