@@ -179,7 +179,7 @@ def scan_image(image: str, options: ScanOptions | None = None) -> ScanResult:
             raise EnvironmentMissing(f"cannot scan {image} through its layer dirs: {reason}", hint="use method 'image'")
         reasons.append(reason)
     if options.method in ("auto", "rootfs-container"):
-        reason = container_unavailable(engine.local, trivy)
+        reason = container_unavailable(engine.local, trivy, attrs)
         if reason is None:
             try:
                 return _scan_in_container(trivy, flags, image, attrs, options)
@@ -199,42 +199,54 @@ def _scan_overlay(trivy: str, flags: list[str], image: str, attrs: dict, options
                                  root=str(root)), options)
 
 
-def container_unavailable(local_engine: bool, trivy: str) -> str | None:
+def container_unavailable(local_engine: bool, trivy: str, attrs: dict | None = None) -> str | None:
     """None when trivy can run inside a container of the image here, else why not."""
     if not local_engine:
         return "the engine is not local: trivy and its DB can't be mounted into a container there"
     with open(trivy, "rb") as handle:
         if handle.read(4) != b"\x7fELF":
             return f"{trivy} is not a Linux binary that could run inside the image"
+    # trivy reads TRIVY_* variables: inside the image's container, the image's ENV would configure the scan.
+    configured = [item.split("=", 1)[0] for item in ((attrs or {}).get("Config") or {}).get("Env") or []
+                  if item.startswith("TRIVY_")]
+    if configured:
+        return f"the image sets {configured[0]}, which would reconfigure trivy inside it"
     return None
 
 
 def _scan_in_container(trivy: str, flags: list[str], image: str, attrs: dict, options: ScanOptions) -> ScanResult:
     """`trivy rootfs /` inside a short-lived container of the image (engine.run_helper_container): the
     engine stacks the layers, trivy (a static binary) and the DB come in read-only, nothing leaves but
-    the JSON report. The DB is already downloaded (ensure_db), so the container has no network."""
+    the JSON report. The DB is already downloaded (ensure_db), so the container has no network.
+
+    Nothing in the image configures trivy: no TRIVY_* in its ENV (container_unavailable), and the config
+    and ignore files trivy would look for in its working directory come from ours, as for the other
+    methods (./trivy.yaml and ./.trivyignore of this process's directory, else empty files)."""
     cache = str(cache_dir_of(options))
     inside = [CONTAINER_CACHE if flag == cache else flag for flag in flags]
     inside += ["--cache-backend", "memory", "--disable-telemetry"]
     # Relative --skip-dirs are resolved against the working directory, which the helper container sets to "/".
     inside += [arg for path in ("/proc", "/sys", "/dev", os.path.dirname(CONTAINER_TRIVY), CONTAINER_CACHE)
                for arg in ("--skip-dirs", path.lstrip("/"))]
-    mounts = [(str(Path(trivy).resolve()), CONTAINER_TRIVY), (str(Path(cache).resolve()), CONTAINER_CACHE)]
-    if options.ignore_file is not None:
-        ignore = str(Path(options.ignore_file).resolve())
-        mounts.append((ignore, "/buildopt-trivyignore"))
-        inside = ["/buildopt-trivyignore" if flag == str(options.ignore_file) else flag for flag in inside]
+    with tempfile.NamedTemporaryFile(prefix="buildopt-trivy-empty-", mode="w") as empty:
+        config = Path("trivy.yaml") if Path("trivy.yaml").is_file() else Path(empty.name)
+        ignore = options.ignore_file or (Path(".trivyignore") if Path(".trivyignore").is_file() else Path(empty.name))
+        inside = [flag for index, flag in enumerate(inside)
+                  if flag != "--ignorefile" and (index == 0 or inside[index - 1] != "--ignorefile")]
+        inside += ["--config", "/buildopt-trivy/trivy.yaml", "--ignorefile", "/buildopt-trivy/trivyignore"]
+        mounts = [(str(Path(trivy).resolve()), CONTAINER_TRIVY), (str(Path(cache).resolve()), CONTAINER_CACHE),
+                  (str(config.resolve()), "/buildopt-trivy/trivy.yaml"), (str(Path(ignore).resolve()), "/buildopt-trivy/trivyignore")]
 
-    def run(argv: list[str]) -> dict:
-        output = run_helper_container(attrs["Id"], CONTAINER_TRIVY, [*argv, "/"], mounts=mounts,
-                                      caps=("DAC_READ_SEARCH",), timeout=options.timeout + 30, purpose="scan")
-        try:
-            return json.loads(output)
-        except ValueError:
-            raise ScanFailed(f"trivy printed no JSON report for {image}") from None
+        def run(argv: list[str]) -> dict:
+            output = run_helper_container(attrs["Id"], CONTAINER_TRIVY, [*argv, "/"], mounts=mounts,
+                                          caps=("DAC_READ_SEARCH",), timeout=options.timeout + 30, purpose="scan")
+            try:
+                return json.loads(output)
+            except ValueError:
+                raise ScanFailed(f"trivy printed no JSON report for {image}") from None
 
-    started = time.monotonic()
-    report = _rootfs_report(run, inside, options)
+        started = time.monotonic()
+        report = _rootfs_report(run, inside, options)
     return _finish(normalize(report, image, "rootfs-container", time.monotonic() - started, options.scanners,
                              root="/"), options)
 

@@ -109,6 +109,21 @@ def test_rootfs_container_and_image_give_the_same_findings(app_image, options):
     assert own_leftovers()[0] == [], "the scan container is gone"
 
 
+def test_the_image_cannot_configure_trivy_in_its_own_container(build_image, options):
+    """A PR builds the image it is scanned in: its /.trivyignore and /trivy.yaml must not hide findings, and an
+    image that sets TRIVY_* variables is scanned from outside (trivy image) instead."""
+    hostile = build_image(f"FROM {BASE_IMAGE}\nCOPY trivyignore /.trivyignore\nCOPY trivy.yaml /trivy.yaml\n",
+                          {"trivyignore": "CVE-2099-0001\nCVE-2099-0004\n", "trivy.yaml": "severity:\n  - CRITICAL\n"},
+                          name="scan-hostile-files")
+    result = scan_image(hostile, options(method="rootfs-container"))
+    assert {"CVE-2099-0001", "CVE-2099-0004"} <= {v.id for v in result.vulnerabilities}
+    configured = build_image(f"FROM {BASE_IMAGE}\nENV TRIVY_SEVERITY=CRITICAL\n", name="scan-hostile-env")
+    fallback = scan_image(configured, options(method="auto"))
+    if os.geteuid() != 0:
+        assert fallback.method == "image" and "TRIVY_SEVERITY" in fallback.fallback_reason
+    assert "CVE-2099-0001" in {v.id for v in fallback.vulnerabilities}
+
+
 def test_auto_takes_a_fast_path_as_root_and_as_non_root(app_image, options):
     result = scan_image(app_image, options(method="auto"))
     assert result.method == ("rootfs-overlay" if os.geteuid() == 0 else "rootfs-container")
