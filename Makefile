@@ -7,7 +7,7 @@ DEMO_APP ?= examples/telegram-bot
 DEMO_OUT ?= build/demo
 FIXTURE_DB ?= build/trivy-fixture-cache
 
-.PHONY: setup venv test test-unit demo bench bench-seeds bench-realworld bench-html lint clean
+.PHONY: setup venv test test-unit demo bench bench-seeds bench-realworld bench-html bench-gate lint clean
 
 setup:
 	bash scripts/setup-toolchain.sh all
@@ -42,6 +42,11 @@ bench-realworld: setup
 # Issue 15: what the HTML report adds to compare on paperflow-worker (slow, not in CI).
 bench-html: setup
 	$(PY) benchmarks/bench_html.py
+
+# Issue 14: the gate as GitHub's non-root runner user: inspect root vs non-root, cold/warm gate with the
+# registry cache against plain cached builds, paperflow's overhead (slow, not in CI; runs as root).
+bench-gate: setup
+	$(PY) benchmarks/bench_gate.py --paperflow
 
 clean:
 	rm -rf build .pytest_cache

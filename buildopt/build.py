@@ -34,6 +34,7 @@ class BuildRequest:
     platform: str | None = None
     cache_from: list[str] = field(default_factory=list)
     cache_to: str | None = None
+    cache_push: str | None = None  # after the build, push the image here (its inline cache, for --cache-from)
     no_cache: bool = False
     target: str | None = None
     labels: dict[str, str] = field(default_factory=dict)  # set on the image (run labels, see compare.run_labels)
@@ -86,6 +87,9 @@ def build_one(request: BuildRequest, on_line: LineCallback | None = None) -> Bui
     started = time.monotonic()
     error = None
     with open_for_writing(request.log_path) as log:
+        cache_args = buildx_cache_args(request)
+        if cache_args:
+            log.write(f"[buildopt] buildx cache: {' '.join(cache_args)}\n")
         try:
             stream = docker.buildx.build(
                 request.context,
@@ -113,12 +117,54 @@ def build_one(request: BuildRequest, on_line: LineCallback | None = None) -> Bui
         except DockerException as err:
             error = _failure_reason(err, list(tail))
             log.write(f"\n[buildopt] build failed: {error}\n")
-    duration = time.monotonic() - started
+        duration = time.monotonic() - started
+        if not error and request.cache_push:
+            _push_cache(request, log)
     if error:
         return BuildResult(request.name, request.tag, False, duration, request.log_path, error=error, log_tail=list(tail),
                            failed_step=failed_step(request.log_path.read_text(encoding="utf-8", errors="replace")))
     image_id = docker.image.inspect(request.tag).id
     return BuildResult(request.name, request.tag, True, duration, request.log_path, image_id=image_id, log_tail=list(tail))
+
+
+def buildx_cache_args(request: BuildRequest) -> list[str]:
+    """The builder and cache flags this build hands buildx, as `docker buildx build` spells them."""
+    args = ["--builder", request.builder] if request.builder else []
+    if request.no_cache:
+        return [*args, "--no-cache"]
+    args += [arg for source in request.cache_from for arg in ("--cache-from", source)]
+    if request.cache_to:
+        args += ["--cache-to", request.cache_to]
+    if request.cache_push:
+        args += ["(then docker push", f"{request.cache_push})"]
+    return args
+
+
+def _push_cache(request: BuildRequest, log) -> None:
+    """Push the image (with its inline cache) for later builds' --cache-from; a failed push is only logged:
+    the build itself succeeded."""
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
+    pushed = time.monotonic()
+    repository = request.cache_push.rsplit(":", 1)[0]
+    try:
+        docker.image.tag(request.tag, request.cache_push)
+        try:
+            docker.image.push(request.cache_push, quiet=True)
+        finally:
+            # Only the extra references go: the tag, then any digest of that repository the push recorded
+            # and the tag's removal left (it would keep the image alive after the build's own tag is gone).
+            docker.image.remove(request.cache_push)
+            for digest in docker.image.inspect(request.tag).repo_digests:
+                if digest.startswith(repository + "@"):
+                    try:
+                        docker.image.remove(digest)
+                    except DockerException:
+                        pass  # already gone with the tag
+        log.write(f"[buildopt] pushed {request.cache_push} for the build cache ({time.monotonic() - pushed:.1f} s)\n")
+    except DockerException as err:
+        log.write(f"[buildopt] cache push to {request.cache_push} failed: {_failure_reason(err, [])}\n")
 
 
 def require_buildx() -> None:

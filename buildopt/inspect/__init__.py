@@ -1,12 +1,14 @@
 """Inspect stage: an image the engine holds -> `ImageProfile` (layers, files, waste, packages, models,
 CUDA, config). Two readers behind one interface, which give the same profile:
 
-- `overlay2`: walks the engine's layer dirs directly (root, local engine, overlay2 driver); seconds
-  for a multi-GB image;
+- `overlay2`: walks the engine's layer dirs (local engine, overlay2 driver); seconds for a multi-GB
+  image. Root reads them in this process; a non-root user in the docker group (GitHub's runners) reads
+  them through a short-lived helper container (inspect/helper.py);
 - `archive`: streams `docker save` through the Engine API and parses it on the fly (works with any
   engine the SDK reaches; as slow as the export itself).
 
-`reader="auto"` takes overlay2 when it can read the image and falls back to the archive otherwise.
+`reader="auto"` takes overlay2 when it can read the image, directly or through the helper, and falls back
+to the archive otherwise; the profile says which (`reader`, `reader_via`, `reader_fallback`).
 See docs/inspect.md.
 """
 
@@ -15,8 +17,9 @@ from __future__ import annotations
 import json
 import time
 
+from ..engine import HelperFailed
 from ..errors import BadInput, EnvironmentMissing
-from . import archive, classify, overlay2, packages
+from . import archive, classify, helper, overlay2, packages
 from .engine import Engine, connect, inspect
 from .layers import LayerScan, final_contents, merge_layers, wanted
 from .model import (
@@ -69,16 +72,27 @@ def inspect_image(ref: str, reader: str = "auto", *, compressed: bool = False, e
     started = time.monotonic()
     engine = engine or connect()
     image = inspect(engine, ref)
-    chosen = choose_reader(engine, image, reader)
-    if chosen == overlay2.NAME:
-        config = json.loads(overlay2.read_config(image, engine.docker_root))
+    chosen, via, fallback = choose_reader(engine, image, reader)
+    config_bytes = None
+    if chosen == overlay2.NAME and via == helper.NAME:
+        try:
+            config_bytes, scans = helper.read_layers(image, engine.docker_root, wanted, compressed=compressed,
+                                                     cache=engine.scan_cache)
+        except HelperFailed as err:
+            if reader == overlay2.NAME:
+                raise EnvironmentMissing(f"the overlay2 reader can't read {image.get('Id', '')[:19]}: {err}",
+                                         hint="use --reader archive") from None
+            chosen, via, fallback = archive.NAME, "stream", str(err)
+    elif chosen == overlay2.NAME:
+        config_bytes = overlay2.read_config(image, engine.docker_root)
         scans = overlay2.scan_layers(overlay2.layer_dirs(image), wanted, compressed=compressed, cache=engine.scan_cache)
-    else:
+    if chosen == archive.NAME:
         saved = archive.scan_save_stream(archive.stream_image(engine.client, image["Id"]), wanted,
                                          image_id=image["Id"], compressed=compressed)
-        config = json.loads(saved.config)
+        config_bytes = saved.config
         scans = saved.layers
-    profile = profile_from_layers(ref, image, config, scans, reader=chosen)
+    profile = profile_from_layers(ref, image, json.loads(config_bytes), scans, reader=chosen)
+    profile.reader_via, profile.reader_fallback = via, fallback
     if compressed:
         profile.compressed_size = sum(scan.compressed_size or 0 for scan in scans)
         profile.compressed_method = "gzip -6 of each layer tar (zlib), summed"
@@ -86,16 +100,21 @@ def inspect_image(ref: str, reader: str = "auto", *, compressed: bool = False, e
     return profile
 
 
-def choose_reader(engine: Engine, image: dict, reader: str = "auto") -> str:
+def choose_reader(engine: Engine, image: dict, reader: str = "auto") -> tuple[str, str, str | None]:
+    """(reader, how it reads, why the fast path wasn't taken): overlay2 "direct" in this process, overlay2
+    through a "helper container" when the data root isn't readable here, or the archive "stream"."""
     if reader == archive.NAME:
-        return archive.NAME
+        return archive.NAME, "stream", None
     reason = overlay2.available(image, engine.docker_root, engine.local)
     if reason is None:
-        return overlay2.NAME
+        return overlay2.NAME, "direct", None
+    helper_reason = helper.available(image, engine.docker_root, engine.local)
+    if helper_reason is None:
+        return overlay2.NAME, helper.NAME, None
     if reader == overlay2.NAME:
         raise EnvironmentMissing(f"the overlay2 reader can't read {image.get('Id', '')[:19]}: {reason}",
                                  hint="use --reader archive")
-    return archive.NAME
+    return archive.NAME, "stream", reason
 
 
 def profile_from_layers(ref: str, image: dict, config: dict, scans: list[LayerScan], *, reader: str) -> ImageProfile:

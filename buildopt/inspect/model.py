@@ -179,6 +179,13 @@ class ImageProfile:
     duration_s: float = 0.0
     # Relative path (no leading "/") -> (manager, name) of the package that lists it; see owner().
     owners: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+    reader_via: str = ""  # "direct", "helper container" (overlay2) or "stream" (archive)
+    reader_fallback: str | None = None  # why the overlay2 reader wasn't used, when it wasn't
+
+    @property
+    def reader_label(self) -> str:
+        """e.g. "overlay2", "overlay2 (helper container)", "archive"."""
+        return f"{self.reader} ({self.reader_via})" if self.reader_via == "helper container" else self.reader
 
     @property
     def user(self) -> str:
@@ -219,6 +226,8 @@ class ImageProfile:
             "ref": self.ref,
             "id": self.id,
             "reader": self.reader,
+            "reader_via": self.reader_via,
+            "reader_fallback": self.reader_fallback,
             "repo_tags": self.repo_tags,
             "architecture": self.architecture,
             "os": self.os,

@@ -10,11 +10,10 @@ is in the engine's imagedb. All of this needs root and a local engine; `availabl
 from __future__ import annotations
 
 import os
-import stat
-import tarfile
-import zlib
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+from . import walk
 from .layers import (
     DIR,
     MAX_CAPTURE,
@@ -29,8 +28,7 @@ from .layers import (
 )
 
 NAME = "overlay2"
-_OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
-_S_IFREG, _S_IFDIR, _S_IFLNK, _S_IFCHR = stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK, stat.S_IFCHR
+gzip_tar_size = walk.gzip_tar_size
 
 
 def layer_dirs(image: dict) -> list[str]:
@@ -76,62 +74,38 @@ def read_config(image: dict, docker_root: str) -> bytes:
 
 
 def scan_layer_dir(root: str, wanted: WantedFn) -> LayerScan:
-    """Iterative walk of one diff dir: one lstat per entry, one getxattr per directory.
+    """One diff dir, read in this process (the data root is readable: root, or a rootless engine)."""
+    return scan_from_records(root, walk.walk_layer(root, WANTED_NAMES, WANTED_DIRS, MAX_CAPTURE), wanted)
 
-    This loop runs for every file of the image, so it avoids per-entry function calls.
-    """
-    builder = LayerBuilder(root)
+
+def scan_from_records(key: str, records: Iterable[tuple], wanted: WantedFn) -> LayerScan:
+    """A LayerScan from the walker's records (inspect/walk.py), read here or by the helper container.
+
+    This loop runs for every file of the image, so it avoids per-entry function calls."""
+    builder = LayerBuilder(key)
     entries = builder.scan.entries
-    wanted_names = WANTED_NAMES
-    stack = [""]
-    while stack:
-        rel = stack.pop()
-        prefix = rel + "/" if rel else ""
-        check_all = rel.startswith(WANTED_DIRS)
-        try:
-            iterator = os.scandir(os.path.join(root, rel) if rel else root)
-        except OSError:
-            continue
-        with iterator:
-            for item in iterator:
-                name = item.name
-                path = prefix + name
-                info = item.stat(follow_symlinks=False)
-                mode = info.st_mode
-                kind = mode & 0o170000
-                if kind == _S_IFREG:
-                    if info.st_nlink > 1:
-                        builder.add_linked(path, info.st_ino, info.st_size, mode & 0o7777, info.st_uid)
-                    else:
-                        entries[path] = (REG, info.st_size, mode & 0o7777, info.st_uid)
-                    if (check_all or name in wanted_names) and wanted(path) and info.st_size <= MAX_CAPTURE:
-                        try:
-                            with open(item.path, "rb") as handle:
-                                builder.capture(path, handle.read())
-                        except OSError:
-                            pass
-                elif kind == _S_IFDIR:
-                    entries[path] = (DIR, 0, mode & 0o7777, info.st_uid)
-                    if _is_opaque(item.path):
-                        builder.opaque(path)
-                    stack.append(path)
-                elif kind == _S_IFLNK:
-                    entries[path] = (SYMLINK, 0, mode & 0o7777, info.st_uid)
-                elif kind == _S_IFCHR and info.st_rdev == 0:
-                    builder.whiteout(path)
-                else:
-                    entries[path] = (OTHER, 0, mode & 0o7777, info.st_uid)
+    for record in records:
+        kind = record[0]
+        if kind == "f":
+            _, path, size, mode, uid, inode, links = record
+            if links > 1:
+                builder.add_linked(path, inode, size, mode, uid)
+            else:
+                entries[path] = (REG, size, mode, uid)
+        elif kind == "d":
+            entries[record[1]] = (DIR, 0, record[2], record[3])
+            if record[4]:
+                builder.opaque(record[1])
+        elif kind == "c":
+            if wanted(record[1]):
+                builder.capture(record[1], record[2])
+        elif kind == "l":
+            entries[record[1]] = (SYMLINK, 0, record[2], record[3])
+        elif kind == "w":
+            builder.whiteout(record[1])
+        elif kind == "o":
+            entries[record[1]] = (OTHER, 0, record[2], record[3])
     return builder.finish()
-
-
-def _is_opaque(path: str) -> bool:
-    for name in _OPAQUE_XATTRS:
-        try:
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            continue
-    return False
 
 
 def scan_layers(dirs: list[str], wanted: WantedFn, *, compressed: bool = False, cache: dict | None = None) -> list[LayerScan]:
@@ -143,37 +117,8 @@ def scan_layers(dirs: list[str], wanted: WantedFn, *, compressed: bool = False, 
     if compressed and todo:
         workers = max(1, min(len(todo), os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for path, size in zip(todo, pool.map(gzip_tar_size, todo)):
+            for path, size in zip(todo, pool.map(walk.gzip_tar_size, todo)):
                 scans[path].compressed_size = size
     for path, scan in scans.items():
         cache[(path, compressed)] = scan
     return [cache[(path, compressed)] for path in dirs]
-
-
-class _GzipCounter:
-    """A write-only file that gzips (level 6, like `docker push`) what it gets and keeps only the count."""
-
-    def __init__(self) -> None:
-        self._compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
-        self.count = 0
-
-    def write(self, data: bytes) -> int:
-        self.count += len(self._compressor.compress(data))
-        return len(data)
-
-    def close(self) -> None:
-        self.count += len(self._compressor.flush())
-
-
-def gzip_tar_size(root: str) -> int:
-    """Rebuild the layer's tar (sorted walk, as the engine's differ writes it) and count its gzip bytes.
-
-    Headers differ slightly from the engine's tar (no xattrs, whiteouts stay devices), which moves the
-    figure by well under 1 %; the contents dominate.
-    """
-    counter = _GzipCounter()
-    with tarfile.open(fileobj=counter, mode="w|", format=tarfile.PAX_FORMAT, bufsize=1 << 20) as tar:
-        for name in sorted(os.listdir(root)):
-            tar.add(os.path.join(root, name), arcname=name, recursive=True)
-    counter.close()
-    return counter.count

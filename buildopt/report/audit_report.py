@@ -18,6 +18,7 @@ from .. import __version__
 from ..audit import plan
 from ..audit.categories import LABELS
 from ..units import format_size
+from .markdown import escape
 
 SCHEMA = "buildopt.audit/v1"
 GROUP_TITLES = {
@@ -769,4 +770,5 @@ def _clip(text: str, width: int) -> str:
 
 
 def _md(text) -> str:
-    return str(text).replace("|", "\\|")
+    """Image names, tags, mounts and findings come from the engine: escaped like every markdown renderer's."""
+    return escape(text)

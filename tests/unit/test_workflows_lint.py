@@ -130,7 +130,11 @@ def test_action_has_the_inputs_and_outputs_the_issue_names():
     action = _load(ACTION)
     assert set(action["inputs"]) >= {
         "dockerfiles", "context", "budget", "baseline", "trivy-cache-dir", "trivy-db-repository", "trivy-offline",
-        "trivy-severity", "trivy-ignorefile", "comment", "output-dir", "build-args", "network"}
+        "trivy-severity", "trivy-ignorefile", "comment", "output-dir", "build-args", "network",
+        # issue 14
+        "cache", "cache-ref", "cache-scope", "scan-failure", "budget-from"}
+    assert action["inputs"]["scan-failure"]["default"] == "fail" and action["inputs"]["budget-from"]["default"] == "base"
+    assert action["inputs"]["cache"]["default"] == "gha"
     assert set(action["outputs"]) == {"exit-code", "passed", "report-json", "report-markdown", "sarif"}
 
 
@@ -162,21 +166,25 @@ def test_no_workflow_uses_pull_request_target():
 
 def test_pr_workflow_builds_with_a_read_only_token_and_uploads_the_artifact():
     workflow = _load(PR_WORKFLOW)
-    assert set(workflow["on"]) == {"pull_request"}
+    assert set(workflow["on"]) == {"pull_request", "push"}, "push: the default branch's SARIF"
     assert workflow["permissions"] == {"contents": "read"}
     assert all("permissions" not in job for job in workflow["jobs"].values()), "no job widens the token"
     text = PR_WORKFLOW.read_text()
     assert "${{ secrets." not in text
     steps = _steps(workflow)
     gate = next(step for step in steps if step.get("uses") == "./")
-    assert gate["with"]["baseline-ref"] == "origin/${{ github.base_ref }}"
+    assert gate["with"]["baseline-ref"] == \
+        "${{ github.event_name == 'pull_request' && format('origin/{0}', github.base_ref) || '' }}"
     assert "${{ matrix.dockerfile }}" in gate["with"]["dockerfiles"]
     upload = next(step for step in steps if str(step.get("uses", "")).startswith("actions/upload-artifact@"))
     assert upload["if"] == "${{ !cancelled() }}", "over budget still uploads the reports for the comment"
     assert upload["with"]["name"].startswith("buildopt-report-")
     checkouts = [step for step in steps if str(step.get("uses", "")).startswith("actions/checkout@")]
     assert all(step["with"]["persist-credentials"] is False for step in checkouts)
-    assert "buildopt plan --base" in text and "fromJSON(needs.plan.outputs.matrix)" in text
+    assert "buildopt plan --base" in text and "buildopt plan --all" in text and "fromJSON(needs.plan.outputs.matrix)" in text
+    assert workflow["jobs"]["plan"]["if"] == \
+        "github.event_name == 'pull_request' || github.ref_name == github.event.repository.default_branch"
+    assert upload["with"]["name"] == "buildopt-report-${{ matrix.name }}"
     verdict = workflow["jobs"]["buildopt"]
     assert verdict["needs"] == ["plan", "gate"] and verdict["if"] == "${{ always() }}"
 
@@ -186,6 +194,12 @@ def test_comment_workflow_never_runs_pr_code_and_has_only_the_permissions_it_nee
     pr_name = _load(PR_WORKFLOW)["name"]
     assert workflow["on"] == {"workflow_run": {"workflows": [pr_name], "types": ["completed"]}}
     assert workflow["permissions"] == {}
+    # One run at a time per PR (head repository + branch), never cancelled halfway through a comment.
+    assert workflow["concurrency"] == {"group": "buildopt-comment-${{ github.event.workflow_run.head_repository.full_name }}"
+                                                "-${{ github.event.workflow_run.head_branch }}", "cancel-in-progress": False}
+    condition = " ".join(workflow["jobs"]["comment"]["if"].split())
+    assert "github.event.workflow_run.event == 'push'" in condition and \
+        "github.event.workflow_run.head_branch == github.event.repository.default_branch" in condition
     (job,) = workflow["jobs"].values()
     assert job["permissions"] == {"actions": "read", "contents": "read", "pull-requests": "write",
                                   "security-events": "write"}
@@ -221,6 +235,12 @@ def test_the_readme_workflows_are_valid_and_match_the_action(actionlint):
     section = readme.split("\n## The PR gate\n", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
     assert len(blocks) == 2
+    # The comment workflow installs buildopt from a checkout of buildopt at the gate's ref, never by name.
+    pinned = re.search(r"uses: buildopt/buildopt@(\S+)", blocks[0]).group(1)
+    checkout = next(step for step in yaml.safe_load(blocks[1])["jobs"]["comment"]["steps"]
+                    if str(step.get("uses", "")).startswith("actions/checkout@"))
+    assert checkout["with"]["repository"] == "buildopt/buildopt" and checkout["with"]["ref"] == pinned
+    assert f"pip install --quiet ./{checkout['with']['path']}" in blocks[1]
     for index, block in enumerate(blocks):
         result = _lint_text(actionlint, block, f"README-{index}.yml")
         assert result.returncode == 0, result.stdout + result.stderr
@@ -232,3 +252,65 @@ def test_the_readme_workflows_are_valid_and_match_the_action(actionlint):
     assert comment[True]["workflow_run"]["workflows"] == [gate["name"]]
     assert comment["permissions"] == {} and _load(COMMENT_WORKFLOW)["jobs"]["comment"]["permissions"] == \
         comment["jobs"]["comment"]["permissions"]
+
+
+# --- issue 14: pinned actions, buildopt by tag or sha, never installed by name from an index ----------------
+def _copy_paste_texts() -> dict[str, str]:
+    """Every file a user copies workflow text from."""
+    texts = {path.name: path.read_text() for path in [ACTION, *sorted(WORKFLOWS.glob("*.yml"))]}
+    for doc in ("README.md", "docs/ci.md"):
+        texts[doc] = "\n".join(re.findall(r"```yaml\n(.*?)```", (REPO / doc).read_text(), re.DOTALL))
+    return texts
+
+
+def test_every_third_party_action_is_pinned_by_sha_with_its_version():
+    from buildopt import __version__
+
+    for name, text in _copy_paste_texts().items():
+        for line in re.findall(r"^\s*(?:-\s+)?uses:\s*(\S.*)$", text, re.MULTILINE):
+            target = line.split("#")[0].strip()
+            if target == "./":
+                continue
+            if target.startswith("buildopt/buildopt@"):
+                ref = target.split("@", 1)[1]
+                assert ref == f"v{__version__}" or re.fullmatch(r"[0-9a-f]{40}", ref), f"{name}: {line} (a tag or sha)"
+                continue
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)*@[0-9a-f]{40} # v\d+\.\d+\.\d+", line.strip()), \
+                f"{name}: {line!r} must be pinned by a full commit sha with the release tag in a comment"
+
+
+def test_the_same_action_version_everywhere():
+    pins: dict[str, set[str]] = {}
+    for text in _copy_paste_texts().values():
+        for action, sha in re.findall(r"^\s*(?:-\s+)?uses:\s*([\w.-]+/[\w.-]+(?:/[\w.-]+)*)@([0-9a-f]{40})", text, re.MULTILINE):
+            pins.setdefault(action.split("/")[0] + "/" + action.split("/")[1], set()).add(sha)
+    assert pins and all(len(shas) == 1 for shas in pins.values()), pins
+
+
+def test_nothing_installs_buildopt_by_name_from_an_index():
+    by_name = re.compile(r"pip install(?:\s+-{1,2}[\w-]+)*\s+['\"]?buildopt(?:\[[^\]]*\])?['\"]?(?:\s|$)")
+    for name, text in {**_copy_paste_texts(), "README.md (all)": (REPO / "README.md").read_text(),
+                       "docs/ci.md (all)": (REPO / "docs" / "ci.md").read_text()}.items():
+        assert not by_name.search(text), f"{name} installs buildopt by name: {by_name.search(text).group(0)!r}"
+    assert not re.search(r"buildopt/buildopt@(main|master)\b", (REPO / "README.md").read_text() + (REPO / "docs" / "ci.md").read_text())
+
+
+def test_action_installs_from_its_own_path():
+    install = next(step for step in _load(ACTION)["runs"]["steps"] if step.get("id") == "install")
+    assert install["env"]["ACTION_PATH"] == "${{ github.action_path }}"
+    assert "pip\" install" in install["run"] and '"${src}[trivy]"' in install["run"]
+
+
+def test_the_docs_monorepo_workflow_is_valid_and_matches_the_action(actionlint):
+    blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "docs" / "ci.md").read_text(), re.DOTALL)
+    workflows = [block for block in blocks if block.startswith("name:")]
+    assert workflows, "docs/ci.md has the monorepo workflow"
+    for index, block in enumerate(workflows):
+        result = _lint_text(actionlint, block, f"docs-ci-{index}.yml")
+        assert result.returncode == 0, result.stdout + result.stderr
+        workflow = yaml.safe_load(block)
+        steps = [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+        (gate,) = [step for step in steps if str(step.get("uses", "")).startswith("buildopt/buildopt@")]
+        assert set(gate["with"]) <= set(_load(ACTION)["inputs"])
+        source = next(step for step in steps if (step.get("with") or {}).get("repository") == "buildopt/buildopt")
+        assert source["with"]["ref"] == gate["uses"].split("@", 1)[1], "plan installs the same buildopt the gate runs"
