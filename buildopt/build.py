@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .engine import Engine, current, docker_errors
 from .errors import EnvironmentMissing
 from .files import ensure_dir, open_for_writing
 
@@ -68,19 +69,22 @@ class FailedStep:
 LineCallback = Callable[[str, str], None]  # (variant name, log line)
 
 
-def build_all(requests: list[BuildRequest], on_line: LineCallback | None = None, concurrent: bool = True) -> list[BuildResult]:
+def build_all(requests: list[BuildRequest], on_line: LineCallback | None = None, concurrent: bool = True, *,
+              engine: Engine | None = None) -> list[BuildResult]:
     """Build every request; results come back in request order. Concurrent unless the builder can't."""
-    require_buildx()
+    engine = engine or current()
+    require_buildx(engine)
     if not concurrent or len(requests) < 2:
-        return [build_one(request, on_line) for request in requests]
+        return [build_one(request, on_line, engine=engine) for request in requests]
     with ThreadPoolExecutor(max_workers=len(requests), thread_name_prefix="buildopt-build") as pool:
-        futures = [pool.submit(build_one, request, on_line) for request in requests]
+        futures = [pool.submit(build_one, request, on_line, engine=engine) for request in requests]
         return [future.result() for future in futures]
 
 
-def build_one(request: BuildRequest, on_line: LineCallback | None = None) -> BuildResult:
-    from python_on_whales import docker
+def build_one(request: BuildRequest, on_line: LineCallback | None = None, *, engine: Engine | None = None) -> BuildResult:
     from python_on_whales.exceptions import DockerException
+
+    docker = (engine or current()).cli
 
     ensure_dir(request.log_path.parent)
     tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
@@ -119,11 +123,12 @@ def build_one(request: BuildRequest, on_line: LineCallback | None = None) -> Bui
             log.write(f"\n[buildopt] build failed: {error}\n")
         duration = time.monotonic() - started
         if not error and request.cache_push:
-            _push_cache(request, log)
+            _push_cache(docker, request, log)
     if error:
         return BuildResult(request.name, request.tag, False, duration, request.log_path, error=error, log_tail=list(tail),
                            failed_step=failed_step(request.log_path.read_text(encoding="utf-8", errors="replace")))
-    image_id = docker.image.inspect(request.tag).id
+    with docker_errors(f"the image just built ({request.tag})"):
+        image_id = docker.image.inspect(request.tag).id
     return BuildResult(request.name, request.tag, True, duration, request.log_path, image_id=image_id, log_tail=list(tail))
 
 
@@ -140,10 +145,9 @@ def buildx_cache_args(request: BuildRequest) -> list[str]:
     return args
 
 
-def _push_cache(request: BuildRequest, log) -> None:
+def _push_cache(docker, request: BuildRequest, log) -> None:
     """Push the image (with its inline cache) for later builds' --cache-from; a failed push is only logged:
-    the build itself succeeded."""
-    from python_on_whales import docker
+    the build itself succeeded. `docker` is the engine's CLI client."""
     from python_on_whales.exceptions import DockerException
 
     pushed = time.monotonic()
@@ -167,12 +171,11 @@ def _push_cache(request: BuildRequest, log) -> None:
         log.write(f"[buildopt] cache push to {request.cache_push} failed: {_failure_reason(err, [])}\n")
 
 
-def require_buildx() -> None:
-    from python_on_whales import docker
+def require_buildx(engine: Engine | None = None) -> None:
     from python_on_whales.exceptions import DockerException
 
     try:
-        docker.buildx.version()
+        (engine or current()).cli.buildx.version()
     except DockerException as err:
         raise EnvironmentMissing(
             "docker buildx is not available", hint="install the buildx plugin or run scripts/setup-toolchain.sh"

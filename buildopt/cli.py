@@ -309,13 +309,14 @@ def diff_command(
     """Where the bytes went between two images: sizes, layers, directories, packages, models, CUDA, config."""
     from .diff import diff_profiles
     from .errors import BadInput
-    from .inspect import connect, inspect_image
+    from .engine import current
+    from .inspect import inspect_image
     from .report import html
     from .report.diff_report import FORMATS, render_diff
 
     if output_format not in (*FORMATS, "html"):
         raise BadInput(f"--format {output_format!r}: use table, json, markdown or html")
-    engine = connect()
+    engine = current()
     profile_a = inspect_image(image_a, reader, compressed=compressed, engine=engine)
     profile_b = inspect_image(image_b, reader, compressed=compressed, engine=engine)
     diff = diff_profiles(profile_a, profile_b)

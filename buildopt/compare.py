@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .budget import ImageFacts, Verdict, judge, parse_budgets
 from .build import BuildRequest, BuildResult, build_one, require_buildx
-from .engine import run_labels
+from .engine import Engine, current, run_labels
 from .errors import BadInput, ExitCode
 from .fallback import Failure, FallbackResult
 from .files import MAX_CONTEXT_FILE_BYTES, check_output, ensure_dir, read_text, write_text
@@ -176,15 +176,16 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
         # A missing trivy or DB fails before minutes of building; the DB is downloaded once, here.
         scan_options = _scan_preflight(scan_options, say)
     run_id = uuid.uuid4().hex[:10]
-    with _temporary_images(options.keep_images) as temp_tags, _interrupts_as_keyboard():
+    engine = current()  # one engine builds, inspects, scans and runs both variants
+    with _temporary_images(options.keep_images, engine) as temp_tags, _interrupts_as_keyboard():
         requests = [
             _request(options, variant, context, f"{TEMP_REPO}/{_slug(dockerfile_path)}:{variant.name}-{run_id}")
             for variant in result.variants
         ]
         temp_tags.extend(request.tag for request in requests)
-        runner = ContainerRunner(run_id) if not options.no_smoke else None
+        runner = ContainerRunner(run_id, engine) if not options.no_smoke else None
         say("building both variants with buildx")
-        build_window = _run_variants(result.variants, requests, scan_options, runner, say, on_build_line)
+        build_window = _run_variants(engine, result.variants, requests, scan_options, runner, say, on_build_line)
         try:
             # The original's own checks, before the alignment narrows its imports to the optimized variant's.
             reference = copy.deepcopy(result.original.smoke)
@@ -194,12 +195,12 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
             if (optimization is not None and optimization.mode != "unchanged" and first_failure is not None
                     and result.original.built and not options.no_fallback):
                 fallback_started = time.monotonic()
-                attempts = _Attempts(options, context, dockerfile_path, runner, smoke_spec, reference, temp_tags, run_id,
-                                     on_build_line)
+                attempts = _Attempts(engine, options, context, dockerfile_path, runner, smoke_spec, reference, temp_tags,
+                                     run_id, on_build_line)
                 result.fallback = _fall_back(result, parsed, analysis, first_failure, attempts, say)
                 if result.fallback.optimization is not optimization:
-                    _rebuild_final(result, requests[1], paths, temp_tags, scan_options, runner, reference, smoke_spec, say,
-                                   on_build_line)
+                    _rebuild_final(engine, result, requests[1], paths, temp_tags, scan_options, runner, reference,
+                                   smoke_spec, say, on_build_line)
                 result.fallback_s = time.monotonic() - fallback_started
         finally:
             if runner is not None:
@@ -213,7 +214,7 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
 
             result.diff = diff_profiles(result.original.profile, result.optimized.profile)
         if options.baseline and result.baseline is None:
-            result.baseline, result.baseline_ref = _baseline_facts(options.baseline)
+            result.baseline, result.baseline_ref = _baseline_facts(options.baseline, engine)
 
     for variant in result.variants:
         if variant.built:
@@ -232,8 +233,8 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
     return result
 
 
-def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_options, runner: ContainerRunner | None,
-                  say: Progress, on_build_line) -> float:
+def _run_variants(engine: Engine, variants: list[Variant], requests: list[BuildRequest], scan_options,
+                  runner: ContainerRunner | None, say: Progress, on_build_line) -> float:
     """Build both variants concurrently; each goes on to inspect, scan and smoke as soon as its own build ends,
     while the other may still be building. Trivy runs one scan at a time (it locks its cache DB), beside the
     smoke containers. When both are the same Dockerfile (`--optimized` names the original), it is built,
@@ -243,7 +244,7 @@ def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_op
     On Ctrl-C (or SIGTERM) the smoke containers are removed at once, so the threads wind down; the temporary
     tags go with the caller's context manager.
     """
-    require_buildx()
+    require_buildx(engine)
     started = time.monotonic()
     ends: list[float] = []
     cancelled = threading.Event()
@@ -262,7 +263,7 @@ def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_op
     def scan(variant: Variant) -> None:
         if not cancelled.is_set():
             say(f"scanning the {variant.name} image with trivy")
-            variant.scan, variant.scan_error = timed(variant, "scan_s", lambda: _scan(variant.build.tag, scan_options))
+            variant.scan, variant.scan_error = timed(variant, "scan_s", lambda: _scan(engine, variant.build.tag, scan_options))
 
     def smoke(variant: Variant) -> None:
         if not cancelled.is_set():
@@ -272,7 +273,7 @@ def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_op
                 runner, variant.build.tag, spec, spec.imports, discover=spec.auto_imports))
 
     def pipeline(variant: Variant, request: BuildRequest) -> None:
-        variant.build = build_one(request, on_build_line)
+        variant.build = build_one(request, on_build_line, engine=engine)
         ends.append(time.monotonic())
         if not variant.built or cancelled.is_set():
             return
@@ -282,7 +283,7 @@ def _run_variants(variants: list[Variant], requests: list[BuildRequest], scan_op
         if runner is not None:
             followups.append(smokes.submit(smoke, variant))
         say(f"inspecting the {variant.name} image")
-        variant.profile = timed(variant, "inspect_s", lambda: _inspect(variant.build.tag))
+        variant.profile = timed(variant, "inspect_s", lambda: _inspect(engine, variant.build.tag))
 
     executors = (pool, scans, smokes)
     twin = len(variants) == 2 and _same_build(*requests)
@@ -369,9 +370,10 @@ class _Attempts:
     `<output-dir>/fallback/attempt-<n>.log`; its image carries a temporary tag (and the run label) and is
     removed as soon as its checks are done. BuildKit's cache keeps the unchanged steps."""
 
-    def __init__(self, options: CompareOptions, context: Path, dockerfile: Path, runner: ContainerRunner | None,
-                 smoke_spec: SmokeSpec, reference: SmokeResult | None, temp_tags: list[str], run_id: str, on_build_line):
-        self.options, self.context, self.dockerfile = options, context, dockerfile
+    def __init__(self, engine: Engine, options: CompareOptions, context: Path, dockerfile: Path,
+                 runner: ContainerRunner | None, smoke_spec: SmokeSpec, reference: SmokeResult | None, temp_tags: list[str],
+                 run_id: str, on_build_line):
+        self.engine, self.options, self.context, self.dockerfile = engine, options, context, dockerfile
         self.runner, self.smoke_spec, self.reference = runner, smoke_spec, reference
         self.temp_tags, self.run_id, self.on_build_line = temp_tags, run_id, on_build_line
         self.logs = options.output_dir / "fallback"
@@ -388,7 +390,7 @@ class _Attempts:
             write_optimized(variant, paths, force=True)
             request = _request(self.options, Variant(f"attempt {number}", paths.dockerfile), self.context, tag)
             request.log_path = self.logs / f"attempt-{number}.log"
-            build = build_one(request, self.on_build_line)
+            build = build_one(request, self.on_build_line, engine=self.engine)
             trial = Variant("optimized", paths.dockerfile, build=build, smoke_spec=_optimized_spec(self.smoke_spec, variant))
             if not build.ok or self.runner is None or self.reference is None:
                 return _failure_of(trial, None)
@@ -400,7 +402,7 @@ class _Attempts:
             return _failure_of(trial, self.reference)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-            _remove_tags([tag])
+            _remove_tags(self.engine, [tag])
             self.temp_tags.remove(tag)
 
 
@@ -425,7 +427,7 @@ def _fall_back(result: CompareResult, parsed, analysis, first_failure: Failure, 
     return found
 
 
-def _rebuild_final(result: CompareResult, request: BuildRequest, paths, temp_tags: list[str], scan_options,
+def _rebuild_final(engine: Engine, result: CompareResult, request: BuildRequest, paths, temp_tags: list[str], scan_options,
                    runner: ContainerRunner | None, reference: SmokeResult | None, smoke_spec: SmokeSpec, say: Progress,
                    on_build_line) -> None:
     """The variant that passed replaces the first one: its files in the output dir, then the same build,
@@ -438,12 +440,12 @@ def _rebuild_final(result: CompareResult, request: BuildRequest, paths, temp_tag
         if stale not in written:
             stale.unlink(missing_ok=True)
     result.optimization = final
-    _remove_tags([request.tag])  # the failed variant's image, when it built: the tag is reused
+    _remove_tags(engine, [request.tag])  # the failed variant's image, when it built: the tag is reused
     result.optimized = Variant("optimized", paths.dockerfile, smoke_spec=_optimized_spec(smoke_spec, final))
     if request.tag not in temp_tags:
         temp_tags.append(request.tag)
     say("building the optimized variant that passed")
-    _run_variants([result.optimized], [request], scan_options, runner, say, on_build_line)
+    _run_variants(engine, [result.optimized], [request], scan_options, runner, say, on_build_line)
     if runner is not None and reference is not None:
         result.original.smoke = copy.deepcopy(reference)
         result.smoke_imports = _align_smoke(runner, result, smoke_spec)
@@ -506,10 +508,10 @@ def _request(options: CompareOptions, variant: Variant, context: Path, tag: str)
     )
 
 
-def _inspect(tag: str):
+def _inspect(engine: Engine, tag: str):
     from .inspect import inspect_image
 
-    return inspect_image(tag)
+    return inspect_image(tag, engine=engine)
 
 
 def _scan_options(options: CompareOptions):
@@ -540,12 +542,12 @@ def _scan_preflight(scan_options, say: Progress):
     return scan_options
 
 
-def _scan(tag: str, scan_options):
+def _scan(engine: Engine, tag: str, scan_options):
     from .errors import EnvironmentMissing
     from .scan import scan_image
 
     try:
-        return scan_image(tag, scan_options), None
+        return scan_image(tag, scan_options, engine=engine), None
     except EnvironmentMissing:
         raise
     except Exception as err:  # a scan failure is reported, it doesn't hide the size results
@@ -600,7 +602,7 @@ def _security_facts(variant: Variant) -> SecurityFacts:
     )
 
 
-def _baseline_facts(baseline: str) -> tuple[ImageFacts, str]:
+def _baseline_facts(baseline: str, engine: Engine | None = None) -> tuple[ImageFacts, str]:
     """A saved report.json (its original variant) or an image ref (inspected, not scanned)."""
     path = Path(baseline)
     if _is_report(baseline):
@@ -622,7 +624,7 @@ def _baseline_facts(baseline: str) -> tuple[ImageFacts, str]:
             critical_ids=frozenset(vulns.critical_ids if vulns else ()),
             build_time_s=original.build_time_s,
         ), str(path)
-    profile = _inspect(baseline)
+    profile = _inspect(engine or current(), baseline)
     return ImageFacts(size=int(profile.size), layers=len(profile.layers)), baseline
 
 
@@ -636,23 +638,22 @@ def _slug(path: Path) -> str:
 
 
 @contextmanager
-def _temporary_images(keep: bool):
+def _temporary_images(keep: bool, engine: Engine):
     tags: list[str] = []
     try:
         yield tags
     finally:
         if not keep and tags:
-            _remove_tags(tags)
+            _remove_tags(engine, tags)
 
 
-def _remove_tags(tags: list[str]) -> None:
-    from python_on_whales import docker
+def _remove_tags(engine: Engine, tags: list[str]) -> None:
     from python_on_whales.client_config import ClientNotFoundError
     from python_on_whales.exceptions import DockerException
 
     for tag in tags:
         try:
-            docker.image.remove(tag, force=True, prune=True)
+            engine.cli.image.remove(tag, force=True, prune=True)
         except DockerException:
             pass  # never built, or already gone
         except ClientNotFoundError:

@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 
+from .engine import Engine, current
+from .errors import BuildoptError
 from .scan import default_trivy_cache, trivy_path
 
 SETUP_HINT = "run scripts/setup-toolchain.sh (or `make setup`)"
@@ -38,11 +40,11 @@ def run_checks(
     trivy_cache_dir: Path | None = None,
     check_update: bool = False,
 ) -> list[Check]:
-    engine = check_engine()
-    checks = [engine, check_buildx(engine_ok=engine.status is Status.OK)]
+    engine_check, engine = check_engine()
+    checks = [engine_check, check_buildx(engine)]
     checks += check_trivy(trivy_cache_dir, check_update)
     for image in images or DEFAULT_BASE_IMAGES:
-        checks.append(check_image(image, engine_ok=engine.status is Status.OK))
+        checks.append(check_image(image, engine))
     return checks
 
 
@@ -50,37 +52,34 @@ def all_required_ok(checks: list[Check]) -> bool:
     return all(check.status is not Status.FAIL for check in checks if check.required)
 
 
-def check_engine() -> Check:
+def check_engine() -> tuple[Check, Engine | None]:
+    """The engine buildopt would use (engine.current), with its version; None when it doesn't answer."""
     if shutil.which("docker") is None:
-        return Check("docker engine", Status.FAIL, "docker CLI not found", SETUP_HINT)
+        return Check("docker engine", Status.FAIL, "docker CLI not found", SETUP_HINT), None
     try:
-        import docker
-
-        client = docker.from_env(timeout=10)
-        info = client.info()
-        version = client.version()
-        client.close()
-    except Exception as err:  # docker-py raises several unrelated types for an unreachable daemon
-        reason = str(err).splitlines()[0][:120]
-        return Check("docker engine", Status.FAIL, f"not reachable: {reason}", f"start dockerd, or {SETUP_HINT}")
+        engine = current()
+        version = engine.client.version()
+        info = engine.client.info()
+    except Exception as err:  # EnvironmentMissing from connect, or the engine went away since
+        reason = str(err).splitlines()[0][:160]
+        return Check("docker engine", Status.FAIL, f"not reachable: {reason}", f"start dockerd, or {SETUP_HINT}"), None
+    where = f" at {engine.host}" + (f" (context {engine.context})" if engine.context else "") if not engine.local or engine.context else ""
     detail = (
-        f"{version.get('Version', '?')} (API {version.get('ApiVersion', '?')}), "
+        f"{version.get('Version', '?')} (API {version.get('ApiVersion', '?')}){where}, "
         f"storage driver {info.get('Driver', '?')}, cgroup v{info.get('CgroupVersion', '?')}"
     )
-    return Check("docker engine", Status.OK, detail)
+    return Check("docker engine", Status.OK, detail), engine
 
 
-def check_buildx(engine_ok: bool) -> Check:
+def check_buildx(engine: Engine | None) -> Check:
     result = subprocess.run(["docker", "buildx", "version"], capture_output=True, text=True)
     if result.returncode != 0:
         return Check("buildx", Status.FAIL, "buildx plugin missing", SETUP_HINT)
     version = result.stdout.split()[1] if len(result.stdout.split()) > 1 else result.stdout.strip()
-    if not engine_ok:
+    if engine is None:
         return Check("buildx", Status.WARN, f"{version}; builders unknown (engine down)", "start the engine first")
     try:
-        from python_on_whales import docker as whales
-
-        builders = [f"{b.name} ({b.driver})" for b in whales.buildx.list()]
+        builders = [f"{b.name} ({b.driver})" for b in engine.cli.buildx.list()]
     except Exception as err:
         return Check("buildx", Status.WARN, f"{version}; cannot list builders: {str(err).splitlines()[0][:80]}")
     return Check("buildx", Status.OK, f"{version}; builders: {', '.join(builders) or 'none'}")
@@ -139,15 +138,16 @@ def _check_trivy_update(check_update: bool) -> Check:
     return Check("trivy DB update", Status.OK, f"{host} reachable", required=False)
 
 
-def check_image(image: str, engine_ok: bool) -> Check:
-    if not engine_ok:
+def check_image(image: str, engine: Engine | None) -> Check:
+    if engine is None:
         return Check(f"image {image}", Status.FAIL, "unknown (engine down)", SETUP_HINT)
-    result = subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", image], capture_output=True, text=True)
-    if result.returncode != 0:
+    try:
+        size = int(engine.image_attrs(image).get("Size") or 0)
+    except BuildoptError:
         return Check(f"image {image}", Status.FAIL, "not in the local store", f"docker pull {image}, or {SETUP_HINT}")
     from .units import format_size
 
-    return Check(f"image {image}", Status.OK, f"present, {format_size(int(result.stdout.strip()))}")
+    return Check(f"image {image}", Status.OK, f"present, {format_size(size)}")
 
 
 def _parse_time(text: str) -> datetime | None:

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .engine import HelperFailed, run_helper_container
+from .engine import Engine, HelperFailed, current, run_helper_container
 from .errors import BadInput, BuildoptError, EnvironmentMissing, ExitCode
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
@@ -154,7 +154,7 @@ class ScanOptions:
 
 
 # --- entry points -----------------------------------------------------------------------------------
-def scan_image(image: str, options: ScanOptions | None = None) -> ScanResult:
+def scan_image(image: str, options: ScanOptions | None = None, *, engine: Engine | None = None) -> ScanResult:
     """Scan an image the local engine holds. Raises EnvironmentMissing (trivy or its DB missing),
     BadInput (bad options, unknown image) or ScanFailed (trivy failed on this image)."""
     options = options or ScanOptions()
@@ -164,10 +164,8 @@ def scan_image(image: str, options: ScanOptions | None = None) -> ScanResult:
     options = ensure_db(options, trivy)
     flags = common_flags(options)
 
-    from .inspect.engine import connect, inspect
-
-    engine = connect()
-    attrs = inspect(engine, image)
+    engine = engine or current()
+    attrs = engine.image_attrs(image)
     reasons = []
     if options.method in ("auto", "rootfs-overlay"):
         reason = overlay_unavailable(attrs, engine.local)
@@ -189,6 +187,8 @@ def scan_image(image: str, options: ScanOptions | None = None) -> ScanResult:
         if options.method == "rootfs-container":
             raise EnvironmentMissing(f"cannot scan {image} in a container of it: {reason}", hint="use method 'image'")
         reasons.append(reason)
+    if engine.context:  # trivy reads DOCKER_HOST, not the docker CLI's contexts
+        flags = [*flags, "--docker-host", engine.host]
     return _scan_with_image(trivy, flags, image, options, "; ".join(reasons) or None)
 
 

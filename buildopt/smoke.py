@@ -27,8 +27,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .engine import run_labels
-from .errors import BadInput, EnvironmentMissing
+from .engine import Engine, current, run_labels
+from .errors import BadInput
 
 CONTAINER_PREFIX = "buildopt-smoke"
 
@@ -211,14 +211,8 @@ def spec_from_config(table: dict, base_dir: Path) -> SmokeSpec:
 class ContainerRunner:
     """Runs short-lived containers through the Engine API and always removes them."""
 
-    def __init__(self, run_id: str | None = None):
-        try:
-            import docker
-
-            self.client = docker.from_env(timeout=600)
-            self.client.ping()
-        except Exception as err:
-            raise EnvironmentMissing(f"Docker engine not reachable: {str(err).splitlines()[0][:120]}", hint="buildopt doctor") from None
+    def __init__(self, run_id: str | None = None, engine: Engine | None = None):
+        self.client = (engine or current()).client
         self.run_id = run_id or uuid.uuid4().hex[:8]
         self._names = itertools.count(1)  # next() is atomic: smoke checks run from several threads
         self.live: set[str] = set()

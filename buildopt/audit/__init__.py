@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
+from ..engine import Engine, GpuFacts, connect
 from ..promote.backup import BackupTag, find_backups
 from ..score import SecurityFacts, SecurityScore, security_score
 from . import categories
 from . import savings as savings_mod
 from .containers import ContainerRecord, list_containers
-from .engine import AuditEngine, GpuFacts, connect
 from .findings import (
     Finding,
     config_findings,
@@ -46,7 +46,6 @@ SCHEMA = "buildopt.audit/v1"
 
 __all__ = [
     "SCHEMA",
-    "AuditEngine",
     "AuditOptions",
     "AuditReport",
     "ContainerAudit",
@@ -64,6 +63,9 @@ __all__ = [
     "prune_dangling",
     "run_audit",
 ]
+
+AUDIT_TIMEOUT = 120  # seconds per Engine API request: a hung remote engine fails the audit sooner than compare
+
 
 
 @dataclass
@@ -121,7 +123,7 @@ class ContainerAudit:
 
 @dataclass
 class AuditReport:
-    engine: AuditEngine
+    engine: Engine
     generated: str
     options: AuditOptions
     inventory: Inventory
@@ -157,12 +159,12 @@ class AuditReport:
 
 
 def run_audit(options: AuditOptions, *, progress: Callable[[str], None] | None = None,
-              engine: AuditEngine | None = None) -> AuditReport:
+              engine: Engine | None = None) -> AuditReport:
     """Audit every image and container of the engine `options.context` names. Read-only."""
     started = time.monotonic()
     say = progress or (lambda message: None)
-    engine = engine or connect(options.context)
-    say(f"listing images on {engine.endpoint}")
+    engine = engine or connect(options.context, timeout=AUDIT_TIMEOUT)
+    say(f"listing images on {engine.host}")
     inventory = take_inventory(engine.client)
     containers = list_containers(engine.client, local=engine.local)
     by_image: dict[str, list[ContainerRecord]] = {}
@@ -172,7 +174,6 @@ def run_audit(options: AuditOptions, *, progress: Callable[[str], None] | None =
     detailed = [image for image in inventory.images if image.size >= options.min_size]
     small = [image for image in inventory.images if image.size < options.min_size]
     audits, deep_seconds, vanished = [], 0.0, []
-    inspect_engine = _inspect_engine(engine)
     deep_ids = {record.id for record in detailed if _wants_deep(options.deep, record.category, engine)}
     say(f"{len(detailed)} images to audit, files of {len(deep_ids)} to read")
     for record in detailed:
@@ -191,7 +192,7 @@ def run_audit(options: AuditOptions, *, progress: Callable[[str], None] | None =
             t0 = time.monotonic()
             try:
                 deep_found, reader, os_release, python = _deep(
-                    record, engine, inspect_engine, options.today, reader="auto" if options.deep else "overlay2")
+                    record, engine, options.today, reader="auto" if options.deep else "overlay2")
                 depth = "files"
             except Exception as err:  # an unreadable image must not stop the audit of the others
                 deep_error = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
@@ -246,13 +247,7 @@ def apply_prune(report: AuditReport) -> PruneResult:
     return report.prune
 
 
-def _inspect_engine(engine: AuditEngine):
-    from ..inspect import Engine
-
-    return Engine(client=engine.client, docker_root=engine.docker_root, driver=engine.driver, local=engine.local)
-
-
-def _wants_deep(deep: bool | None, category: str, engine: AuditEngine) -> bool:
+def _wants_deep(deep: bool | None, category: str, engine: Engine) -> bool:
     if deep is False:
         return False
     if deep is True:
@@ -261,12 +256,12 @@ def _wants_deep(deep: bool | None, category: str, engine: AuditEngine) -> bool:
     return category == categories.CUSTOM and engine.local and engine.driver == "overlay2"
 
 
-def _deep(record: ImageRecord, engine: AuditEngine, inspect_engine, today: date | None, *, reader: str):
+def _deep(record: ImageRecord, engine: Engine, today: date | None, *, reader: str):
     """Findings from the image's files. Auto mode asks for the overlay2 reader only: when it can't read
     the image (not root), the audit keeps the config findings instead of exporting the image."""
     from ..inspect import inspect_image
 
-    profile = inspect_image(record.id, reader, engine=inspect_engine)
+    profile = inspect_image(record.id, reader, engine=engine)
     try:
         found = profile_findings(profile, engine.gpu, today=today)
         version = python_in_profile(profile)

@@ -29,7 +29,7 @@ from .checks.base import (
 from .checks.context import HistoryContext, ProfileContext, StepFacts, step_facts
 from .checks.eol_python import python_from_config, python_in_profile
 from .checks.registry import CHECKS
-from .engine import GpuFacts
+from ..engine import GpuFacts
 from .inventory import ImageDetails
 
 if TYPE_CHECKING:

@@ -17,10 +17,9 @@ from __future__ import annotations
 import json
 import time
 
-from ..engine import HelperFailed
+from ..engine import Engine, HelperFailed, current
 from ..errors import BadInput, EnvironmentMissing
 from . import archive, classify, helper, overlay2, packages
-from .engine import Engine, connect, inspect
 from .layers import LayerScan, final_contents, merge_layers, wanted
 from .model import (
     GROUPS,
@@ -55,7 +54,6 @@ __all__ = [
     "Package",
     "WastedCopy",
     "choose_reader",
-    "connect",
     "inspect_image",
     "profile_from_layers",
 ]
@@ -70,8 +68,8 @@ def inspect_image(ref: str, reader: str = "auto", *, compressed: bool = False, e
     if reader not in READERS:
         raise BadInput(f"--reader {reader!r}: use one of {', '.join(READERS)}")
     started = time.monotonic()
-    engine = engine or connect()
-    image = inspect(engine, ref)
+    engine = engine or current()
+    image = engine.image_attrs(ref)
     chosen, via, fallback = choose_reader(engine, image, reader)
     config_bytes = None
     if chosen == overlay2.NAME and via == helper.NAME:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..engine import api_client
+from ..engine import current
 from ..errors import BadInput, ExitCode
 from ..files import read_text
 from .backup import (
@@ -121,9 +121,10 @@ def promote(request: PromoteRequest, say: Callable[[str], None] = lambda message
     compose_file = find_compose_file(request.compose_file)
     if (request.image is None) == (request.from_report is None):
         raise BadInput("give the optimized image with --image REF or --from-report report.json (one of them)")
-    client = api_client()
+    engine = current()
+    client = engine.client
     new_ref, report_refusals = _new_image_ref(client, request)
-    new_image = _inspect(client, new_ref, f"image {new_ref!r} not found in the local engine (build or pull it first)")
+    new_image = engine.image_attrs(new_ref, f"image {new_ref!r} not found in the local engine (build or pull it first)")
     service, containers = load_service(compose_file, request.service, client, request.project_name)
     if not containers:
         raise BadInput(f"service {service.name} has no container: start it first "
@@ -135,7 +136,7 @@ def promote(request: PromoteRequest, say: Callable[[str], None] = lambda message
                        f"run `buildopt promote {service.name} --rollback` first")
     if not os.access(compose_file.parent, os.W_OK):
         raise BadInput(f"{compose_file.parent}: not writable; the state and override files go next to the compose file")
-    old_image = _inspect(client, containers[0].attrs["Image"], "the running container's image is gone from the engine")
+    old_image = engine.image_attrs(containers[0].attrs["Image"], "the running container's image is gone from the engine")
     if old_image["Id"] == new_image["Id"]:
         raise BadInput(f"service {service.name} already runs {new_ref} ({new_image['Id'][:19]})")
     say(f"preflight on {containers[0].name}")
@@ -216,7 +217,8 @@ def rollback(request: PromoteRequest, say: Callable[[str], None] = lambda messag
     compose_file = find_compose_file(request.compose_file)
     if request.image is not None or request.from_report is not None:
         raise BadInput("--rollback takes no --image or --from-report: it goes back to the recorded backup")
-    client = api_client()
+    engine = current()
+    client = engine.client
     service, _ = load_service(compose_file, request.service, client, request.project_name)
     state = load_state(compose_file, service.project)
     record = state.latest(service.name)
@@ -224,8 +226,8 @@ def rollback(request: PromoteRequest, say: Callable[[str], None] = lambda messag
         raise BadInput(f"no promote of {service.name} recorded in {state.path}")
     if record.status == ROLLED_BACK:
         raise BadInput(f"the last promote of {service.name} ({record.started}) was already rolled back")
-    old_image = _inspect(client, record.old_image_id,
-                         f"the old image {record.old_image_id[:19]} ({record.backup_tag}) is gone from the engine")
+    old_image = engine.image_attrs(record.old_image_id,
+                                   f"the old image {record.old_image_id[:19]} ({record.backup_tag}) is gone from the engine")
     old_config = old_image.get("Config") or {}
     probe = choose_probe(command=request.health_cmd, healthcheck=effective_healthcheck(service.config, old_config),
                          http=_smoke_http(compose_file, request.config_file), settle_s=request.settle_s,
@@ -338,19 +340,6 @@ def _new_image_ref(client, request: PromoteRequest) -> tuple[str, list[str]]:
         failed = [c.get("name") for c in smoke.get("checks") or [] if not c.get("ok")]
         refusals.append(f"{path}: the optimized image failed its smoke tests ({', '.join(map(str, failed[:3]))})")
     return tag, refusals
-
-
-def _inspect(client, ref: str, missing: str) -> dict:
-    import docker
-
-    try:
-        return client.api.inspect_image(ref)
-    except docker.errors.ImageNotFound:
-        raise BadInput(missing) from None
-    except docker.errors.APIError as err:
-        if err.status_code is not None and 400 <= err.status_code < 500:
-            raise BadInput(f"{missing}: {str(err.explanation or err).splitlines()[0][:200]}") from None
-        raise
 
 
 def _smoke_http(compose_file: Path, config_file: Path | None):

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ..engine import docker_errors
 from ..errors import BadInput, EnvironmentMissing
 
 BACKUP_TAG_PREFIX = "buildopt-backup-"
@@ -65,16 +66,11 @@ def create_backup(client, image_id: str, ref: str, when: datetime) -> str:
 
 def image_id_of(client, ref: str) -> str | None:
     """The id `ref` resolves to in the local engine, None when it doesn't exist."""
-    import docker
-
     try:
-        return client.api.inspect_image(ref)["Id"]
-    except docker.errors.ImageNotFound:
-        return None
-    except docker.errors.APIError as err:
-        if err.status_code is not None and 400 <= err.status_code < 500:
-            return None  # a malformed reference names no image
-        raise EnvironmentMissing(f"the Docker engine failed to inspect {ref!r}: {_first_line(err)}") from None
+        with docker_errors(f"image {ref!r}"):
+            return client.api.inspect_image(ref)["Id"]
+    except BadInput:
+        return None  # not there, or a malformed reference that names no image
 
 
 @dataclass(frozen=True)

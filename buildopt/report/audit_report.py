@@ -48,7 +48,7 @@ def audit_document(report) -> dict:
         "duration_s": round(report.duration_s, 2),
         "deep_seconds": round(report.deep_seconds, 2),
         "engine": {
-            "endpoint": engine.endpoint, "context": engine.context, "name": engine.name, "version": engine.version,
+            "endpoint": engine.host, "context": engine.context, "name": engine.name, "version": engine.version,
             "os": engine.os, "local": engine.local, "driver": engine.driver, "runtimes": list(engine.runtimes),
             "gpu": {"present": engine.gpu.present, "source": engine.gpu.source}, "docker_cli": engine.docker_cli(),
         },

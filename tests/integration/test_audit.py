@@ -218,7 +218,7 @@ def test_toolchain_caches_and_scores(main_report, images):
 
 
 def test_end_of_life_python_follows_the_date(images):
-    from buildopt.audit.engine import GpuFacts
+    from buildopt.engine import GpuFacts
     from buildopt.audit.findings import profile_findings
     from buildopt.inspect import inspect_image
 
@@ -319,7 +319,7 @@ def test_prune_refused_without_confirmation(dangling_image):
 
 
 def test_an_image_the_engine_does_not_have_is_gone(docker_engine):
-    from buildopt.audit.engine import connect
+    from buildopt.engine import connect
     from buildopt.audit.inventory import ImageGone, image_details
 
     client = connect().client

@@ -142,9 +142,9 @@ def test_single_layer_image_mounts_too(docker_engine, options, private_tmp):
 
 @needs_root
 def test_overlay_is_read_only_and_removed_afterwards(app_image, private_tmp):
-    from buildopt.inspect.engine import connect, inspect
+    from buildopt.engine import current
 
-    with scan.overlay_rootfs(inspect(connect(), app_image)) as root:
+    with scan.overlay_rootfs(current().image_attrs(app_image)) as root:
         assert mounts_under(private_tmp) == [str(root)]
         assert (root / "srv/app/app.env").read_text() == APP_ENV
         assert not (root / "opt/tools/lib/python3.11/site-packages/tabulate").exists()  # whiteout applied

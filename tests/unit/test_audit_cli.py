@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from buildopt.audit import engine
+from buildopt import engine
 from buildopt.errors import BadInput
 
 

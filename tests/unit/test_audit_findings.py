@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from buildopt.audit import python_eol
-from buildopt.audit.engine import GpuFacts, detect_gpu
+from buildopt.engine import GpuFacts, detect_gpu
 from buildopt.audit.findings import (
     ESTIMATE,
     FILES,

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from buildopt.audit.engine import GpuFacts
+from buildopt.engine import GpuFacts
 from buildopt.audit.findings import ESTIMATE, FILES, Finding, LayerPart, config_findings
 from buildopt.audit.savings import Savings, estimate, priority, size_group, verdict
 from buildopt.audit.upstream import draft_issue

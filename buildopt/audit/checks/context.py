@@ -22,7 +22,7 @@ from .base import LayerPart
 
 if TYPE_CHECKING:
     from ...inspect.model import ConfigFacts, ImageProfile
-    from ..engine import GpuFacts
+    from ...engine import GpuFacts
     from ..inventory import HistoryLayer, ImageDetails
 
 
