@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .engine import Engine, current, docker_errors
@@ -23,12 +23,9 @@ LOG_TAIL_LINES = 25
 
 
 @dataclass
-class BuildRequest:
-    name: str  # "original", "optimized", "baseline"...
-    dockerfile: Path
-    context: Path
-    tag: str
-    log_path: Path
+class BuildSettings:
+    """How to build, the same for every variant (`compare`'s --build-arg, --network, --builder, --cache-*...)."""
+
     build_args: dict[str, str] = field(default_factory=dict)
     network: str | None = None
     builder: str | None = None
@@ -38,7 +35,28 @@ class BuildRequest:
     cache_push: str | None = None  # after the build, push the image here (its inline cache, for --cache-from)
     no_cache: bool = False
     target: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)  # set on the image (run labels, see compare.run_labels)
+    labels: dict[str, str] = field(default_factory=dict)  # set on the image (run labels, see engine.run_labels)
+
+    def for_variant(self, variant: str) -> BuildSettings:
+        """"{variant}" in a cache ref becomes the variant's name: two builds must not export to one ref at once."""
+        return replace(
+            self,
+            build_args=dict(self.build_args),
+            cache_from=[source.replace("{variant}", variant) for source in self.cache_from],
+            cache_to=self.cache_to.replace("{variant}", variant) if self.cache_to else None,
+            cache_push=self.cache_push.replace("{variant}", variant) if self.cache_push else None,
+            labels=dict(self.labels),
+        )
+
+
+@dataclass
+class BuildRequest:
+    name: str  # "original", "optimized", "baseline"...
+    dockerfile: Path
+    context: Path
+    tag: str
+    log_path: Path
+    settings: BuildSettings = field(default_factory=BuildSettings)
 
 
 @dataclass
@@ -90,8 +108,9 @@ def build_one(request: BuildRequest, on_line: LineCallback | None = None, *, eng
     tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
     started = time.monotonic()
     error = None
+    settings = request.settings
     with open_for_writing(request.log_path) as log:
-        cache_args = buildx_cache_args(request)
+        cache_args = buildx_cache_args(settings)
         if cache_args:
             log.write(f"[buildopt] buildx cache: {' '.join(cache_args)}\n")
         try:
@@ -100,15 +119,15 @@ def build_one(request: BuildRequest, on_line: LineCallback | None = None, *, eng
                 file=request.dockerfile,
                 tags=[request.tag],
                 load=True,
-                build_args=request.build_args,
-                network=request.network,
-                builder=request.builder,
-                platforms=[request.platform] if request.platform else None,
-                cache=not request.no_cache,
-                cache_from=[{"type": "registry", "ref": ref} if "=" not in ref else _kv(ref) for ref in request.cache_from] or None,
-                cache_to=_kv(request.cache_to) if request.cache_to and "=" in request.cache_to else request.cache_to,
-                target=request.target,
-                labels=request.labels or {},
+                build_args=settings.build_args,
+                network=settings.network,
+                builder=settings.builder,
+                platforms=[settings.platform] if settings.platform else None,
+                cache=not settings.no_cache,
+                cache_from=[{"type": "registry", "ref": ref} if "=" not in ref else _kv(ref) for ref in settings.cache_from] or None,
+                cache_to=_kv(settings.cache_to) if settings.cache_to and "=" in settings.cache_to else settings.cache_to,
+                target=settings.target,
+                labels=settings.labels or {},
                 progress="plain",
                 stream_logs=True,
             )
@@ -122,8 +141,8 @@ def build_one(request: BuildRequest, on_line: LineCallback | None = None, *, eng
             error = _failure_reason(err, list(tail))
             log.write(f"\n[buildopt] build failed: {error}\n")
         duration = time.monotonic() - started
-        if not error and request.cache_push:
-            _push_cache(docker, request, log)
+        if not error and settings.cache_push:
+            _push_cache(docker, request.tag, settings.cache_push, log)
     if error:
         return BuildResult(request.name, request.tag, False, duration, request.log_path, error=error, log_tail=list(tail),
                            failed_step=failed_step(request.log_path.read_text(encoding="utf-8", errors="replace")))
@@ -132,43 +151,43 @@ def build_one(request: BuildRequest, on_line: LineCallback | None = None, *, eng
     return BuildResult(request.name, request.tag, True, duration, request.log_path, image_id=image_id, log_tail=list(tail))
 
 
-def buildx_cache_args(request: BuildRequest) -> list[str]:
-    """The builder and cache flags this build hands buildx, as `docker buildx build` spells them."""
-    args = ["--builder", request.builder] if request.builder else []
-    if request.no_cache:
+def buildx_cache_args(settings: BuildSettings) -> list[str]:
+    """The builder and cache flags a build hands buildx, as `docker buildx build` spells them."""
+    args = ["--builder", settings.builder] if settings.builder else []
+    if settings.no_cache:
         return [*args, "--no-cache"]
-    args += [arg for source in request.cache_from for arg in ("--cache-from", source)]
-    if request.cache_to:
-        args += ["--cache-to", request.cache_to]
-    if request.cache_push:
-        args += ["(then docker push", f"{request.cache_push})"]
+    args += [arg for source in settings.cache_from for arg in ("--cache-from", source)]
+    if settings.cache_to:
+        args += ["--cache-to", settings.cache_to]
+    if settings.cache_push:
+        args += ["(then docker push", f"{settings.cache_push})"]
     return args
 
 
-def _push_cache(docker, request: BuildRequest, log) -> None:
+def _push_cache(docker, tag: str, cache_push: str, log) -> None:
     """Push the image (with its inline cache) for later builds' --cache-from; a failed push is only logged:
     the build itself succeeded. `docker` is the engine's CLI client."""
     from python_on_whales.exceptions import DockerException
 
     pushed = time.monotonic()
-    repository = request.cache_push.rsplit(":", 1)[0]
+    repository = cache_push.rsplit(":", 1)[0]
     try:
-        docker.image.tag(request.tag, request.cache_push)
+        docker.image.tag(tag, cache_push)
         try:
-            docker.image.push(request.cache_push, quiet=True)
+            docker.image.push(cache_push, quiet=True)
         finally:
             # Only the extra references go: the tag, then any digest of that repository the push recorded
             # and the tag's removal left (it would keep the image alive after the build's own tag is gone).
-            docker.image.remove(request.cache_push)
-            for digest in docker.image.inspect(request.tag).repo_digests:
+            docker.image.remove(cache_push)
+            for digest in docker.image.inspect(tag).repo_digests:
                 if digest.startswith(repository + "@"):
                     try:
                         docker.image.remove(digest)
                     except DockerException:
                         pass  # already gone with the tag
-        log.write(f"[buildopt] pushed {request.cache_push} for the build cache ({time.monotonic() - pushed:.1f} s)\n")
+        log.write(f"[buildopt] pushed {cache_push} for the build cache ({time.monotonic() - pushed:.1f} s)\n")
     except DockerException as err:
-        log.write(f"[buildopt] cache push to {request.cache_push} failed: {_failure_reason(err, [])}\n")
+        log.write(f"[buildopt] cache push to {cache_push} failed: {_failure_reason(err, [])}\n")
 
 
 def require_buildx(engine: Engine | None = None) -> None:

@@ -226,22 +226,25 @@ def compare(
 
     Exit codes: 0 pass, 1 budget failed, 2 bad input, 3 build failed, 4 environment missing.
     """
+    from .build import BuildSettings
     from .compare import CompareOptions, run_compare, write_outputs
     from .errors import BadInput
     from .progress import StageProgress
+    from .scan import ScanOptions
     from .report import compare_report as report
     from .report import html
 
     if output_format not in ("table", "json", "markdown", "html"):
         raise BadInput(f"--format {output_format!r}: use table, json, markdown or html")
-    options = CompareOptions(
-        dockerfile=dockerfile, context=context, optimized=optimized, output_dir=output_dir, budget_file=budget,
-        baseline=baseline, build_args=_key_values(build_arg, "--build-arg"), network=network, builder=builder,
-        platform=platform, cache_from=cache_from, cache_to=cache_to, cache_push=cache_push, no_cache=no_cache, trivy_cache_dir=trivy_cache_dir,
-        db_repository=db_repository, offline=offline, skip_db_update=skip_db_update, no_scan=no_scan, no_smoke=no_smoke,
-        severities=[s.upper() for s in severity], ignore_file=ignore_file, keep_images=keep_images, python=python,
-        package_secrets=package_secrets, no_fallback=no_fallback,
-    )
+    build = BuildSettings(build_args=_key_values(build_arg, "--build-arg"), network=network, builder=builder,
+                          platform=platform, cache_from=list(cache_from), cache_to=cache_to, cache_push=cache_push,
+                          no_cache=no_cache)
+    scan = None if no_scan else ScanOptions(
+        cache_dir=trivy_cache_dir, db_repository=db_repository, offline=offline, skip_db_update=skip_db_update,
+        severities=[s.upper() for s in severity] or None, ignore_file=ignore_file, package_secrets=package_secrets)
+    options = CompareOptions(dockerfile=dockerfile, context=context, optimized=optimized, output_dir=output_dir,
+                             budget_file=budget, baseline=baseline, build=build, scan=scan, no_smoke=no_smoke,
+                             keep_images=keep_images, python=python, no_fallback=no_fallback)
     with StageProgress() as progress:
         result = run_compare(options, progress=progress.stage, on_build_line=progress.build_line)
     document = report.compare_document(result)

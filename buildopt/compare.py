@@ -23,16 +23,38 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .budget import ImageFacts, Verdict, judge, parse_budgets
-from .build import BuildRequest, BuildResult, build_one, require_buildx
+from .build import BuildRequest, BuildResult, BuildSettings, build_one, require_buildx
 from .engine import Engine, current, run_labels
 from .errors import BadInput, ExitCode
-from .fallback import Failure, FallbackResult
+from .fallback import Failure, FailureKind, FallbackResult
 from .files import MAX_CONTEXT_FILE_BYTES, check_output, ensure_dir, read_text, write_text
+from .optimize.options import OptimizeMode
+from .scan import ScanOptions
 from .score import SecurityFacts, SecurityScore, security_score
-from .smoke import (ContainerRunner, SmokeCheck, SmokeResult, SmokeSpec, align_imports, regressions, run_smoke,
-                    same_output_checks, same_start, shared_imports, spec_from_config)
+from .smoke import (
+    ContainerRunner,
+    SmokeCheck,
+    SmokeResult,
+    SmokeSpec,
+    align_imports,
+    regressions,
+    run_smoke,
+    same_output_checks,
+    same_start,
+    shared_imports,
+    spec_from_config,
+)
+
+if TYPE_CHECKING:  # the stages' own types; imported where they run, so `compare --help` stays fast
+    from .config import BuildoptConfig
+    from .diff import ImageDiff
+    from .inspect import ImageProfile
+    from .optimize import OptimizationResult
+    from .rules import AnalysisResult
+    from .scan import ScanResult
 
 TEMP_REPO = "buildopt-tmp"
 # Everything compare writes into --output-dir (the CLI's reports and the optimized variant's files): checked before
@@ -43,32 +65,21 @@ OUTPUT_FILES = ("report.json", "report.md", "report.sarif", "Dockerfile.optimize
 
 @dataclass
 class CompareOptions:
+    """What to compare and how: the build settings both variants share, the scan's options (None: --no-scan)
+    and the smoke tests' switches. The smoke checks themselves (`SmokeSpec`) come from buildopt.toml."""
+
     dockerfile: Path
     context: Path | None = None
     optimized: Path | None = None
     output_dir: Path = Path("buildopt-report")
     budget_file: Path | None = None
     baseline: str | None = None  # an image ref or a saved report.json
-    build_args: dict[str, str] = field(default_factory=dict)
-    network: str | None = None
-    builder: str | None = None
-    platform: str | None = None
-    cache_from: list[str] = field(default_factory=list)
-    cache_to: str | None = None
-    cache_push: str | None = None
-    no_cache: bool = False
-    trivy_cache_dir: Path | None = None
-    db_repository: str | None = None
-    offline: bool = False
-    skip_db_update: bool = False  # use the DB in the trivy cache as it is (the gate downloads it once first)
-    no_scan: bool = False
+    build: BuildSettings = field(default_factory=BuildSettings)
+    scan: ScanOptions | None = field(default_factory=ScanOptions)
     no_smoke: bool = False
+    smoke_timeout_s: float | None = None  # overrides [smoke].timeout
     keep_images: bool = False
     python: str | None = None
-    severities: list[str] = field(default_factory=list)
-    ignore_file: Path | None = None
-    package_secrets: bool = False
-    smoke_timeout_s: float | None = None
     no_fallback: bool = False  # a failing optimized variant stays as it is (a failed build exits 3)
 
 
@@ -77,8 +88,8 @@ class Variant:
     name: str
     dockerfile: Path
     build: BuildResult | None = None
-    profile: object | None = None  # inspect.ImageProfile
-    scan: object | None = None  # scan.ScanResult
+    profile: ImageProfile | None = None
+    scan: ScanResult | None = None
     scan_error: str | None = None
     smoke: SmokeResult | None = None
     smoke_spec: SmokeSpec | None = None  # the checks this variant is held to
@@ -90,15 +101,22 @@ class Variant:
     def built(self) -> bool:
         return self.build is not None and self.build.ok
 
+    @property
+    def tag(self) -> str:
+        """The built image's tag (only asked once the build succeeded)."""
+        if self.build is None:
+            raise RuntimeError(f"the {self.name} variant was not built")
+        return self.build.tag
+
 
 @dataclass
 class CompareResult:
     options: CompareOptions
-    analysis: object  # rules.AnalysisResult
-    optimization: object | None  # optimize.OptimizationResult, None when --optimized was given
+    analysis: AnalysisResult
+    optimization: OptimizationResult | None  # None when --optimized was given
     original: Variant
     optimized: Variant
-    diff: object | None = None  # diff.ImageDiff
+    diff: ImageDiff | None = None
     baseline: ImageFacts | None = None
     baseline_ref: str | None = None
     smoke_imports: list[str] = field(default_factory=list)
@@ -137,7 +155,7 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
     config = load_config(dockerfile_path.parent, explicit=None, stop_at=context)
     budget_table = _budget_table(options, config)
     budget_original, budget_optimized = parse_budgets(budget_table)
-    smoke_spec = spec_from_config(dict(getattr(config, "smoke", {}) or {}), _config_dir(config, dockerfile_path))
+    smoke_spec = spec_from_config(dict(config.smoke), _config_dir(config, dockerfile_path))
     if options.smoke_timeout_s:
         smoke_spec.timeout_s = options.smoke_timeout_s
 
@@ -171,7 +189,7 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
     if options.baseline and _is_report(options.baseline):
         # A saved report is read (strictly) before anything is built; an image baseline after the builds.
         result.baseline, result.baseline_ref = _baseline_facts(options.baseline)
-    scan_options = _scan_options(options)
+    scan_options = options.scan
     if scan_options is not None:
         # A missing trivy or DB fails before minutes of building; the DB is downloaded once, here.
         scan_options = _scan_preflight(scan_options, say)
@@ -192,7 +210,7 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
             if runner is not None:
                 result.smoke_imports = _align_smoke(runner, result, smoke_spec)
             first_failure = _failure_of(result.optimized, result.original.smoke)
-            if (optimization is not None and optimization.mode != "unchanged" and first_failure is not None
+            if (optimization is not None and optimization.mode != OptimizeMode.UNCHANGED and first_failure is not None
                     and result.original.built and not options.no_fallback):
                 fallback_started = time.monotonic()
                 attempts = _Attempts(engine, options, context, dockerfile_path, runner, smoke_spec, reference, temp_tags,
@@ -209,7 +227,7 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
                 shutil.rmtree(leftover, ignore_errors=True)
         result.stage_timings = {variant.name: variant.timings for variant in result.variants}
 
-        if result.original.built and result.optimized.built:
+        if result.original.profile is not None and result.optimized.profile is not None:
             from .diff import diff_profiles
 
             result.diff = diff_profiles(result.original.profile, result.optimized.profile)
@@ -263,14 +281,14 @@ def _run_variants(engine: Engine, variants: list[Variant], requests: list[BuildR
     def scan(variant: Variant) -> None:
         if not cancelled.is_set():
             say(f"scanning the {variant.name} image with trivy")
-            variant.scan, variant.scan_error = timed(variant, "scan_s", lambda: _scan(engine, variant.build.tag, scan_options))
+            variant.scan, variant.scan_error = timed(variant, "scan_s", lambda: _scan(engine, variant.tag, scan_options))
 
     def smoke(variant: Variant) -> None:
-        if not cancelled.is_set():
+        if runner is not None and not cancelled.is_set():
             say(f"smoke-testing the {variant.name} image")
             spec = variant.smoke_spec or SmokeSpec()
             variant.smoke = timed(variant, "smoke_s", lambda: run_smoke(
-                runner, variant.build.tag, spec, spec.imports, discover=spec.auto_imports))
+                runner, variant.tag, spec, spec.imports, discover=spec.auto_imports))
 
     def pipeline(variant: Variant, request: BuildRequest) -> None:
         variant.build = build_one(request, on_build_line, engine=engine)
@@ -283,7 +301,7 @@ def _run_variants(engine: Engine, variants: list[Variant], requests: list[BuildR
         if runner is not None:
             followups.append(smokes.submit(smoke, variant))
         say(f"inspecting the {variant.name} image")
-        variant.profile = timed(variant, "inspect_s", lambda: _inspect(engine, variant.build.tag))
+        variant.profile = timed(variant, "inspect_s", lambda: _inspect(engine, variant.tag))
 
     executors = (pool, scans, smokes)
     twin = len(variants) == 2 and _same_build(*requests)
@@ -317,21 +335,20 @@ def _same_build(a: BuildRequest, b: BuildRequest) -> bool:
         same_file = a.dockerfile.read_bytes() == b.dockerfile.read_bytes()
     except OSError:
         return False
-    settings = ("context", "build_args", "network", "builder", "platform", "cache_from", "no_cache", "target")
-    return same_file and all(getattr(a, name) == getattr(b, name) for name in settings)
+    return same_file and a.context == b.context and replace(a.settings, cache_to=None, cache_push=None) == \
+        replace(b.settings, cache_to=None, cache_push=None)
 
 
 def _align_smoke(runner: ContainerRunner, result: CompareResult, smoke_spec: SmokeSpec) -> list[str]:
     """Hold every variant to the same imports (see smoke.shared_imports), then compare `same_output` lines and
     judge the optimized variant's start against the original's."""
-    smoked = [variant for variant in result.variants if variant.smoke is not None]
+    smoked = [(variant, variant.smoke) for variant in result.variants if variant.smoke is not None]
     if not smoked:
         return []
-    reference = smoked[0]
-    other = smoked[1].smoke if len(smoked) > 1 else None
-    imports = shared_imports(reference.smoke, other, smoke_spec.imports)
-    for variant in smoked:
-        align_imports(runner, variant.smoke, variant.smoke_spec or smoke_spec, imports)
+    other = smoked[1][1] if len(smoked) > 1 else None
+    imports = shared_imports(smoked[0][1], other, smoke_spec.imports)
+    for variant, smoke in smoked:
+        align_imports(runner, smoke, variant.smoke_spec or smoke_spec, imports)
     if result.original.smoke and result.optimized.smoke:
         if smoke_spec.same_output:
             result.optimized.smoke.checks.extend(
@@ -347,8 +364,8 @@ def _failure_of(variant: Variant, reference: SmokeResult | None) -> Failure | No
     if not variant.built:
         step = variant.build.failed_step
         if step is None:
-            return Failure("build", "build failed", variant.build.error or "unknown error")
-        return Failure("build", f"build failed at step {step.step}", str(step))
+            return Failure(FailureKind.BUILD, "build failed", variant.build.error or "unknown error")
+        return Failure(FailureKind.BUILD, f"build failed at step {step.step}", str(step))
     if reference is None or variant.smoke is None:
         return None
     return _smoke_failure(regressions(reference, variant.smoke))
@@ -360,7 +377,7 @@ def _smoke_failure(failed: list[SmokeCheck]) -> Failure | None:
     names = ", ".join(f"{check.kind} `{check.name[:80]}`" for check in failed[:3]) + (" ..." if len(failed) > 3 else "")
     summary = f"smoke check {names} fails (passes in the original)" if len(failed) == 1 else \
         f"{len(failed)} smoke checks fail that pass in the original: {names}"
-    return Failure("smoke", summary, failed[0].detail[:400])
+    return Failure(FailureKind.SMOKE, summary, failed[0].detail[:400])
 
 
 class _Attempts:
@@ -379,7 +396,8 @@ class _Attempts:
         self.logs = options.output_dir / "fallback"
 
     def __call__(self, variant, number: int) -> Failure | None:
-        from .optimize.output import OutputPaths, write_outputs as write_optimized
+        from .optimize.output import OutputPaths
+        from .optimize.output import write_outputs as write_optimized
 
         self.logs.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=".fallback-", dir=self.options.output_dir))
@@ -388,13 +406,15 @@ class _Attempts:
         try:
             paths = OutputPaths.for_input(self.dockerfile, workdir / "Dockerfile.optimized")
             write_optimized(variant, paths, force=True)
-            request = _request(self.options, Variant(f"attempt {number}", paths.dockerfile), self.context, tag)
+            # An attempt is a candidate for the optimized variant: it reads and writes that variant's build cache.
+            request = _request(self.options, Variant("optimized", paths.dockerfile), self.context, tag)
+            request.name = f"attempt {number}"
             request.log_path = self.logs / f"attempt-{number}.log"
             build = build_one(request, self.on_build_line, engine=self.engine)
-            trial = Variant("optimized", paths.dockerfile, build=build, smoke_spec=_optimized_spec(self.smoke_spec, variant))
+            spec = _optimized_spec(self.smoke_spec, variant)
+            trial = Variant("optimized", paths.dockerfile, build=build, smoke_spec=spec)
             if not build.ok or self.runner is None or self.reference is None:
                 return _failure_of(trial, None)
-            spec = trial.smoke_spec
             trial.smoke = run_smoke(self.runner, tag, spec, spec.imports, discover=spec.auto_imports)
             align_imports(self.runner, trial.smoke, spec, shared_imports(self.reference, trial.smoke, spec.imports))
             trial.smoke.checks.extend(same_output_checks(self.reference, trial.smoke, spec.same_output))
@@ -419,6 +439,7 @@ def _fall_back(result: CompareResult, parsed, analysis, first_failure: Failure, 
         return optimize(parse_file(options.dockerfile), analysis.findings, OptimizeOptions(
             python=options.python, output_dir=str(options.output_dir), context_dir=str(context), skip=skip))
 
+    assert result.optimization is not None  # the fallback only runs on a generated variant
     say(f"optimized {first_failure.summary}: {first_failure.evidence}; searching for the changes that cause it")
     found = search(result.optimization, variant_for, attempts, first_failure, parsed.text, say)
     kept = ", ".join(found.applied) or "no change"
@@ -434,6 +455,7 @@ def _rebuild_final(engine: Engine, result: CompareResult, request: BuildRequest,
     inspect, scan and smoke as any variant (BuildKit's cache makes the build quick)."""
     from .optimize.output import write_outputs as write_optimized
 
+    assert result.fallback is not None  # called once the search found a variant that passed
     final = result.fallback.optimization
     written = set(write_optimized(final, paths, force=True))
     for stale in (paths.compose, paths.dockerignore):
@@ -462,7 +484,7 @@ def _check_inputs(options: CompareOptions, context: Path) -> None:
         raise BadInput(f"{options.budget_file}: no such file (--budget)")
 
 
-def _budget_table(options: CompareOptions, config) -> dict:
+def _budget_table(options: CompareOptions, config: BuildoptConfig) -> dict:
     if options.budget_file:
         import tomllib
 
@@ -471,12 +493,11 @@ def _budget_table(options: CompareOptions, config) -> dict:
         except tomllib.TOMLDecodeError as err:
             raise BadInput(f"{options.budget_file}: invalid TOML: {err}") from None
         return table.get("budget", table.get("tool", {}).get("buildopt", {}).get("budget", table))
-    return dict(getattr(config, "budget", {}) or {})
+    return dict(config.budget)
 
 
-def _config_dir(config, dockerfile: Path) -> Path:
-    source = getattr(config, "source", None)
-    return Path(source).parent if source else dockerfile.parent
+def _config_dir(config: BuildoptConfig, dockerfile: Path) -> Path:
+    return config.source.parent if config.source else dockerfile.parent
 
 
 def _optimized_spec(spec: SmokeSpec, optimization) -> SmokeSpec:
@@ -489,45 +510,15 @@ def _optimized_spec(spec: SmokeSpec, optimization) -> SmokeSpec:
 
 
 def _request(options: CompareOptions, variant: Variant, context: Path, tag: str) -> BuildRequest:
-    return BuildRequest(
-        name=variant.name,
-        dockerfile=variant.dockerfile,
-        context=context,
-        tag=tag,
-        log_path=options.output_dir / f"build-{variant.name}.log",
-        build_args=dict(options.build_args),
-        network=options.network,
-        builder=options.builder,
-        platform=options.platform,
-        # "{variant}" in a cache ref gives each variant its own (two builds must not export to one ref at once).
-        cache_from=[source.replace("{variant}", variant.name) for source in options.cache_from],
-        cache_to=options.cache_to.replace("{variant}", variant.name) if options.cache_to else None,
-        cache_push=options.cache_push.replace("{variant}", variant.name) if options.cache_push else None,
-        no_cache=options.no_cache,
-        labels=run_labels(),
-    )
+    settings = replace(options.build.for_variant(variant.name), labels={**options.build.labels, **run_labels()})
+    return BuildRequest(name=variant.name, dockerfile=variant.dockerfile, context=context, tag=tag,
+                        log_path=options.output_dir / f"build-{variant.name}.log", settings=settings)
 
 
 def _inspect(engine: Engine, tag: str):
     from .inspect import inspect_image
 
     return inspect_image(tag, engine=engine)
-
-
-def _scan_options(options: CompareOptions):
-    if options.no_scan:
-        return None
-    from .scan import ScanOptions
-
-    return ScanOptions(
-        cache_dir=options.trivy_cache_dir,
-        db_repository=options.db_repository,
-        offline=options.offline,
-        skip_db_update=options.skip_db_update,
-        severities=options.severities or None,
-        ignore_file=options.ignore_file,
-        package_secrets=options.package_secrets,
-    )
 
 
 def _scan_preflight(scan_options, say: Progress):
@@ -559,35 +550,34 @@ def _facts(variant: Variant) -> ImageFacts:
     scan = variant.scan
     counts = _severity_counts(scan)
     return ImageFacts(
-        size=int(getattr(profile, "size", 0) or 0),
-        layers=len(getattr(profile, "layers", []) or []),
+        size=profile.size if profile else 0,
+        layers=len(profile.layers) if profile else 0,
         critical=counts.get("CRITICAL") if scan is not None else None,
         high=counts.get("HIGH") if scan is not None else None,
-        critical_ids=frozenset(v.id for v in getattr(scan, "vulnerabilities", []) if v.severity == "CRITICAL") if scan else frozenset(),
+        critical_ids=frozenset(v.id for v in scan.vulnerabilities if v.severity == "CRITICAL") if scan else frozenset(),
         non_root=variant.smoke.non_root if variant.smoke else _config_non_root(profile),
         smoke_ok=variant.smoke.ok if variant.smoke else None,
         build_time_s=variant.build.duration_s if variant.build else None,
     )
 
 
-def _severity_counts(scan) -> dict[str, int]:
+def _severity_counts(scan: ScanResult | None) -> dict[str, int]:
     if scan is None:
         return {}
     counts = {"CRITICAL": 0, "HIGH": 0, "MEDIUM": 0, "LOW": 0, "UNKNOWN": 0}
-    for vulnerability in getattr(scan, "vulnerabilities", []):
+    for vulnerability in scan.vulnerabilities:
         counts[vulnerability.severity] = counts.get(vulnerability.severity, 0) + 1
     return counts
 
 
-def _config_non_root(profile) -> bool | None:
+def _config_non_root(profile: ImageProfile | None) -> bool | None:
     return None if profile is None else not profile.config.runs_as_root
 
 
 def _security_facts(variant: Variant) -> SecurityFacts:
     profile = variant.profile
-    config = getattr(profile, "config", None)
     counts = _severity_counts(variant.scan)
-    healthcheck = getattr(config, "healthcheck", None)
+    healthcheck = profile.config.healthcheck if profile else None
     from .healthcheck import healthcheck_kind
 
     return SecurityFacts(
@@ -596,8 +586,8 @@ def _security_facts(variant: Variant) -> SecurityFacts:
         healthcheck=healthcheck_kind(healthcheck),
         critical=counts.get("CRITICAL") if variant.scan is not None else None,
         high=counts.get("HIGH") if variant.scan is not None else None,
-        secrets=len(getattr(variant.scan, "secrets", [])) if variant.scan is not None else None,
-        build_tools=bool(getattr(profile, "build_tools", None)) if profile is not None else None,
+        secrets=len(variant.scan.secrets) if variant.scan is not None else None,
+        build_tools=bool(profile.build_tools) if profile is not None else None,
         eol_python=None,
     )
 

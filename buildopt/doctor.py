@@ -114,8 +114,8 @@ def _check_trivy_db(cache: Path) -> Check:
         return Check("trivy vuln DB", Status.WARN, f"{metadata} unreadable", "delete the cache dir and update", required=False)
     updated = meta.get("UpdatedAt", "?")
     detail = f"schema v{meta.get('Version', '?')}, updated {updated[:10]}, in {cache}"
-    next_update = meta.get("NextUpdate")
-    if next_update and _parse_time(next_update) and _parse_time(next_update) < datetime.now(timezone.utc):
+    next_update = _parse_time(meta.get("NextUpdate") or "")
+    if next_update is not None and next_update < datetime.now(timezone.utc):
         return Check("trivy vuln DB", Status.WARN, detail + " (stale)", "let trivy update it, or refresh the mirror", required=False)
     return Check("trivy vuln DB", Status.OK, detail, required=False)
 

@@ -245,7 +245,8 @@ def docker_errors(what: str, *, missing: str | None = None) -> Iterator[None]:
     import docker
     import requests
     from python_on_whales.client_config import ClientNotFoundError
-    from python_on_whales.exceptions import DockerException as CliError, NoSuchImage
+    from python_on_whales.exceptions import DockerException as CliError
+    from python_on_whales.exceptions import NoSuchImage
 
     try:
         yield

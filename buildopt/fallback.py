@@ -25,15 +25,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from .optimize import REWRITE_KEY, OptimizationResult
+from .optimize.options import OptimizeMode
 
 MAX_ATTEMPTS = 16
 
 
+class FailureKind(StrEnum):
+    BUILD = "build"  # the variant didn't build
+    SMOKE = "smoke"  # it built, and a smoke check that passes in the original fails
+
+
 @dataclass(frozen=True)
 class Failure:
-    kind: str  # "build" | "smoke"
+    kind: FailureKind
     summary: str  # "build failed at step [runtime 7/8] RUN sh check.sh" | "smoke check start `ENTRYPOINT/CMD` failed"
     evidence: str  # the failing step's last output line, or the failing check's detail
 
@@ -153,14 +160,14 @@ class _Search:
 
     def outcome(self, skip: frozenset[str]) -> tuple[OptimizationResult, Failure | None]:
         variant = self.variant_for(skip)
-        if variant.mode == "unchanged" or variant.text == self.original_text:
+        if variant.mode == OptimizeMode.UNCHANGED or variant.text == self.original_text:
             return variant, None  # the Dockerfile as written: the original's own results
         key = (variant.text, variant.dockerignore_text)
         if key not in self.outcomes:
             if len(self.attempts) >= self.max_attempts:
                 raise _OutOfAttempts
             number = len(self.attempts) + 1
-            skipped = sorted(k for k in skip if k != REWRITE_KEY or variant.mode != "in-place")
+            skipped = sorted(k for k in skip if k != REWRITE_KEY or variant.mode != OptimizeMode.IN_PLACE)
             self.say(f"fallback attempt {number}: {variant.mode} variant with {', '.join(variant.keys) or 'no change'}"
                      + (f" (without {', '.join(skipped)})" if skipped else ""))
             started = time.monotonic()
@@ -174,7 +181,7 @@ class _Search:
         return variant, failure
 
     def passed(self, variant: OptimizationResult) -> bool:
-        return variant.mode == "unchanged" or self.outcomes.get((variant.text, variant.dockerignore_text), False) is None
+        return variant.mode == OptimizeMode.UNCHANGED or self.outcomes.get((variant.text, variant.dockerignore_text), False) is None
 
     def level(self, name: str, base_skip: frozenset[str], keys: list[str],
               changes: dict[str, OptimizationResult]) -> OptimizationResult:
@@ -238,19 +245,19 @@ def search(first: OptimizationResult, variant_for: VariantFor, try_variant: TryV
     state.seed(first, first_failure)
     result = FallbackResult(True, first, first_failure)
     try:
-        if first.mode == "rewritten":
+        if first.mode == OptimizeMode.REWRITTEN:
             optional = [key for key in first.keys if key != REWRITE_KEY]
             bare, bare_failure = state.outcome(frozenset(optional))
-            if bare.mode == "rewritten" and bare_failure is not None:
+            if bare.mode == OptimizeMode.REWRITTEN and bare_failure is not None:
                 state.dropped.append(_dropped(REWRITE_KEY, {REWRITE_KEY: first}, f"{bare_failure.summary}, even with none "
                                               f"of its optional changes", bare_failure.evidence, "rewrite", bare.keys))
             else:
                 final = state.level("rewrite", frozenset(), optional, {key: first for key in optional})
-                if final.mode == "rewritten" and state.passed(final):
+                if final.mode == OptimizeMode.REWRITTEN and state.passed(final):
                     result.optimization = final
                     return _done(result, state, started)
                 # optimize renders no rewrite without a rule-fixing change: nothing of it is left that passes.
-                last = next((a for a in reversed(state.attempts) if a.failure and a.mode == "rewritten"), None)
+                last = next((a for a in reversed(state.attempts) if a.failure and a.mode == OptimizeMode.REWRITTEN), None)
                 failure = last.failure if last and last.failure else first_failure
                 state.dropped.append(_dropped(REWRITE_KEY, {REWRITE_KEY: first}, f"{failure.summary}; no change of the "
                                               f"rewrite is left that passes", failure.evidence, "rewrite",
@@ -264,14 +271,14 @@ def search(first: OptimizationResult, variant_for: VariantFor, try_variant: TryV
         result.optimization = state.level("in-place", base, keys, {key: in_place for key in keys})
     except _OutOfAttempts:
         result.exhausted = True
-        best = max(state.passing, key=lambda variant: (variant.mode == "rewritten", len(variant.keys)), default=None)
+        best = max(state.passing, key=lambda variant: (variant.mode == OptimizeMode.REWRITTEN, len(variant.keys)), default=None)
         result.optimization = best or _as_written(variant_for)
         kept = set(result.optimization.keys)
         known = {item.key for item in state.dropped}
         for key in first.keys:
             if key not in kept and key not in known:
                 state.dropped.append(_dropped(key, {key: first}, f"not verified within {max_attempts} attempts", "",
-                                              "rewrite" if first.mode == "rewritten" else "in-place", []))
+                                              "rewrite" if first.mode == OptimizeMode.REWRITTEN else "in-place", []))
         say(f"fallback: stopped after {max_attempts} attempts; keeping the best variant that passed")
     return _done(result, state, started)
 

@@ -356,6 +356,8 @@ def same_start(runner: ContainerRunner, reference: SmokeResult, other: SmokeResu
         if exited.seconds >= spec.start_window_s / 3 and up.start is not None and up.start.seconds < longer:
             up.start = observe_start(runner, up.image, spec, longer)
         ref, obs = reference.start, other.start
+        if ref is None or obs is None:
+            return
     ok, detail = _judge_start(ref, obs)
     check.ok, check.detail, check.duration_s = ok, detail, obs.seconds
 

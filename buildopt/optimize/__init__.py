@@ -30,6 +30,7 @@ from .options import (
     Change,
     ChangeStatus,
     OptimizationResult,
+    OptimizeMode,
     OptimizeOptions,
     advice,
 )
@@ -80,7 +81,7 @@ def optimize(parsed: Dockerfile, findings: Sequence[Finding], options: OptimizeO
         raise BadInput(f"--python {options.python!r}: give a Python version like 3.12")
     context = _context(parsed, options.context_dir)
     if not parsed.buildable:  # BuildKit's parser takes it, `docker build` doesn't: nothing safe to change
-        return OptimizationResult(parsed.text, [], "unchanged", [f"not optimized: {warning}" for warning in parsed.warnings])
+        return OptimizationResult(parsed.text, [], OptimizeMode.UNCHANGED, [f"not optimized: {warning}" for warning in parsed.warnings])
     output_path = (parsed.path.parent if parsed.path else Path(".")) / options.output_name
     findings = list(findings)
     users = user_plan(parsed, context)
@@ -104,7 +105,7 @@ def optimize(parsed: Dockerfile, findings: Sequence[Finding], options: OptimizeO
             result.reasons += _left_alone(result.changes, findings, result.advice)
             return result
         if not reasons:
-            return OptimizationResult(parsed.text, [], "unchanged",
+            return OptimizationResult(parsed.text, [], OptimizeMode.UNCHANGED,
                                       ["no transform had anything to fix"] + _left_alone([], findings))
 
     text, changes, notes = fix_in_place(parsed, options, users)
@@ -112,15 +113,15 @@ def optimize(parsed: Dockerfile, findings: Sequence[Finding], options: OptimizeO
     advised = [change for change in changes if change.status is ChangeStatus.ADVISED]
     why = [f"not rewritten from the templates: {reason}" for reason in reasons]
     if not applied:
-        return OptimizationResult(parsed.text, [], "unchanged",
+        return OptimizationResult(parsed.text, [], OptimizeMode.UNCHANGED,
                                   why + notes + ["no safe in-place fix applies"] + _left_alone([], findings, advised),
                                   advice=advised)
     try:
         output = parse_string(text, path=output_path)  # parsed once: checked here, analyzed by _verify_claims
     except BadInput as err:  # never hand back a file that doesn't parse
-        return OptimizationResult(parsed.text, [], "unchanged", why + notes + [f"the in-place edits did not parse ({err})"],
+        return OptimizationResult(parsed.text, [], OptimizeMode.UNCHANGED, why + notes + [f"the in-place edits did not parse ({err})"],
                                   advice=advised)
-    result = OptimizationResult(text, applied, "in-place", why + notes, advice=advised)
+    result = OptimizationResult(text, applied, OptimizeMode.IN_PLACE, why + notes, advice=advised)
     result.reasons += _verify_claims(result, output, context)
     _attach_savings(result.changes, findings)
     result.reasons += _left_alone(result.changes, findings, result.advice)
@@ -159,7 +160,7 @@ def _rewrite(parsed: Dockerfile, plan: OptimizationPlan, options: OptimizeOption
                                    f"out of the app COPY (BuildKit reads it instead of .dockerignore when building "
                                    f"{options.output_name})", key="models-volume"))
     compose = render_compose(plan, options)
-    return OptimizationResult(text, changes, "rewritten", plan.notes, compose, dockerignore, template_name(plan),
+    return OptimizationResult(text, changes, OptimizeMode.REWRITTEN, plan.notes, compose, dockerignore, template_name(plan),
                               advice=advised), output
 
 

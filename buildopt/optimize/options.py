@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 
 DEFAULT_TORCH_INDEX_URL = "https://download.pytorch.org/whl/cpu"
 DEFAULT_UID = 10001
@@ -21,6 +21,12 @@ class OptimizeOptions:
     output_dir: str | None = None  # where the outputs go, for relative paths in the compose snippet
     context_dir: str | None = None  # the build context (default: the Dockerfile's directory)
     skip: frozenset[str] = frozenset()  # change keys not to apply (`--skip`; compare's fallback drops failing ones)
+
+
+class OptimizeMode(StrEnum):
+    REWRITTEN = "rewritten"  # from the templates (multi-stage)
+    IN_PLACE = "in-place"  # the Dockerfile as written, with safe in-place fixes
+    UNCHANGED = "unchanged"  # nothing to do, or nothing that could be shown safe
 
 
 class ChangeStatus(str, Enum):
@@ -60,7 +66,7 @@ def advice(key: str, rule_ids: list[str], description: str, reason: str, lines: 
 class OptimizationResult:
     text: str  # the optimized Dockerfile (the original text when mode is "unchanged")
     changes: list[Change]
-    mode: str  # "rewritten" | "in-place" | "unchanged"
+    mode: OptimizeMode
     reasons: list[str]  # why in-place/unchanged, and what was left as it was
     compose_text: str | None = None  # docker-compose.buildopt.yml
     dockerignore_text: str | None = None  # <output>.dockerignore: keeps model files out of COPY .

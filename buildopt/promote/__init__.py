@@ -7,7 +7,6 @@ frees; failure: roll back to the backup and wait for healthy again. See docs/pro
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from ..engine import current
 from ..errors import BadInput, ExitCode
 from ..files import read_text
+from ..report.compare_schema import CompareReport
 from .backup import (
     ImageUsage,
     backup_tag_for,
@@ -53,8 +53,6 @@ from .state import (
     write_override,
 )
 from .swap import SwapFailed, compose_up, missing_mounts, up_command
-
-COMPARE_SCHEMA = "buildopt.compare/v1"
 
 
 @dataclass
@@ -316,18 +314,17 @@ def _new_image_ref(client, request: PromoteRequest) -> tuple[str, list[str]]:
             raise BadInput(f"--image {request.image!r}: not an image reference")
         return request.image, []
     path = request.from_report
+    assert path is not None  # promote() checked that one of --image and --from-report is given
     if not path.exists():
         raise BadInput(f"{path}: no such report")
     try:
-        data = json.loads(read_text(path, what="report.json"))  # a regular file only: a FIFO would block
-        optimized = data["variants"]["optimized"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        text = read_text(path, what="report.json")  # a regular file only: a FIFO would block
+    except OSError as err:
         raise BadInput(f"{path}: not a buildopt compare report.json ({err})") from None
-    if data.get("schema") != COMPARE_SCHEMA:
-        raise BadInput(f"{path}: schema {data.get('schema')!r}, expected {COMPARE_SCHEMA}")
-    if not optimized.get("built") or not optimized.get("tag"):
+    optimized = CompareReport.from_json(text, str(path)).variants.optimized  # strict: the compare schema
+    if not optimized.built or not optimized.tag:
         raise BadInput(f"{path}: the optimized variant was not built")
-    tag, expected = optimized["tag"], optimized.get("image_id")
+    tag, expected = optimized.tag, optimized.image_id
     found = image_id_of(client, tag)
     if found is None:
         raise BadInput(f"{path}: the optimized image {tag} is gone (compare removes it unless --keep-images): "
@@ -335,10 +332,9 @@ def _new_image_ref(client, request: PromoteRequest) -> tuple[str, list[str]]:
     if expected and found != expected:
         raise BadInput(f"{path}: {tag} now names {found[:19]}, not the report's {expected[:19]}")
     refusals = []
-    smoke = optimized.get("smoke")
-    if smoke is not None and not smoke.get("passed"):
-        failed = [c.get("name") for c in smoke.get("checks") or [] if not c.get("ok")]
-        refusals.append(f"{path}: the optimized image failed its smoke tests ({', '.join(map(str, failed[:3]))})")
+    if optimized.smoke is not None and not optimized.smoke.passed:
+        failed = [check.name for check in optimized.smoke.checks if not check.ok]
+        refusals.append(f"{path}: the optimized image failed its smoke tests ({', '.join(failed[:3])})")
     return tag, refusals
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
@@ -19,13 +20,18 @@ from . import sarif
 from .compare_schema import SCHEMA, CompareReport
 from .markdown import escape
 
+if TYPE_CHECKING:
+    from ..compare import CompareResult, Variant
+    from ..inspect.model import ImageProfile
+    from ..optimize.options import Change
+
 COMMENT_MARKER = "<!-- buildopt-compare-report -->"
 MAX_COMMENT_CHARS = 65_000  # GitHub rejects comments over 65,536 characters
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 
 
 # --- the document -------------------------------------------------------------------------------------
-def compare_document(result) -> dict:
+def compare_document(result: CompareResult) -> dict:
     variants = {variant.name: _variant_doc(variant) for variant in result.variants}
     original, optimized = variants["original"], variants["optimized"]
     delta = None
@@ -37,7 +43,7 @@ def compare_document(result) -> dict:
             "score": _score_delta(original, optimized),
             "vulnerabilities": _vuln_delta(original, optimized),
         }
-    findings = [_finding_doc(f) for f in getattr(result.analysis, "findings", [])]
+    findings = [_finding_doc(f) for f in result.analysis.findings]
     changes = _changes_doc(result)
     failures = [
         {"variant": v.name, "key": c.key, "actual": c.actual, "limit": c.limit, "reason": c.reason}
@@ -68,12 +74,12 @@ def compare_document(result) -> dict:
             "builds_s": {v.name: round(v.build.duration_s, 2) for v in result.variants if v.build},
             "overhead_s": round(result.overhead_s, 2),
             "stages_s": result.stage_timings,
-            "fallback_s": round(getattr(result, "fallback_s", 0.0), 2),
+            "fallback_s": round(result.fallback_s, 2),
         },
     }
 
 
-def _variant_doc(variant) -> dict:
+def _variant_doc(variant: Variant) -> dict:
     build = variant.build
     doc: dict = {
         "built": variant.built,
@@ -107,7 +113,7 @@ def _variant_doc(variant) -> dict:
     if scan is not None:
         items = [
             {"id": v.id, "package": v.package, "installed": v.installed_version, "fixed": v.fixed_version,
-             "severity": v.severity, "target": getattr(v, "target", "")}
+             "severity": v.severity, "target": v.target}
             for v in scan.vulnerabilities
         ]
         counts = {severity: sum(1 for item in items if item["severity"] == severity) for severity in SEVERITIES}
@@ -115,22 +121,22 @@ def _variant_doc(variant) -> dict:
             "counts": counts,
             "critical_ids": sorted({item["id"] for item in items if item["severity"] == "CRITICAL"}),
             "items": items,
-            "method": getattr(scan, "method", None),
+            "method": scan.method,
         }
-        doc["secrets"] = len(getattr(scan, "secrets", []))
+        doc["secrets"] = len(scan.secrets)
         doc["secret_items"] = [
             {"rule": item.rule_id, "category": item.category, "severity": item.severity, "title": item.title,
              "path": item.target, "line": item.start_line}
-            for item in getattr(scan, "secrets", [])
+            for item in scan.secrets
         ]
         doc["misconfigurations"] = [
             {"id": item.id, "title": item.title, "severity": item.severity, "message": item.message,
              "target": item.target, "resolution": item.resolution}
-            for item in getattr(scan, "misconfigurations", [])
+            for item in scan.misconfigurations
         ]
-        doc["scanners"] = list(getattr(scan, "scanners", ()))
+        doc["scanners"] = list(scan.scanners)
         # Only worth saying when the image holds Java archives that trivy would otherwise have read.
-        doc["java_skipped"] = bool(getattr(scan, "java_skipped", False)) and _has_java_archives(profile)
+        doc["java_skipped"] = scan.java_skipped and _has_java_archives(profile)
     else:
         doc["vulnerabilities"] = None
         doc["scan_error"] = variant.scan_error
@@ -161,7 +167,7 @@ def _variant_doc(variant) -> dict:
     return doc
 
 
-def _has_java_archives(profile) -> bool:
+def _has_java_archives(profile: ImageProfile | None) -> bool:
     from ..scan import JAVA_ARCHIVE_GLOBS
 
     suffixes = tuple(glob.removeprefix("**/*") for glob in JAVA_ARCHIVE_GLOBS)
@@ -176,29 +182,28 @@ def _finding_doc(finding) -> dict:
     }
 
 
-def _change_doc(change, status: str | None = None, reason: str | None = None) -> dict:
-    state = getattr(change, "status", None)
+def _change_doc(change: Change, status: str | None = None) -> dict:
     return {
-        "key": getattr(change, "key", "") or "",
-        "status": status or getattr(state, "value", state) or "applied",
-        "rules": list(getattr(change, "rule_ids", []) or []),
-        "description": getattr(change, "description", str(change)),
-        "reason": reason if reason is not None else getattr(change, "reason", None),
-        "expected_savings_bytes": getattr(change, "expected_savings_bytes", None),
+        "key": change.key,
+        "status": status or change.status.value,
+        "rules": list(change.rule_ids),
+        "description": change.description,
+        "reason": change.reason,
+        "expected_savings_bytes": change.expected_savings_bytes,
     }
 
 
 # --- build-verified optimization (the fallback) ---------------------------------------------------------
-def _changes_doc(result) -> list[dict]:
+def _changes_doc(result: CompareResult) -> list[dict]:
     """The optimized variant's changes, each with its status: applied, advised (optimize couldn't show it safe),
     or dropped (it broke the build or a smoke check, and the fallback took it out)."""
     optimization = result.optimization
     if optimization is None:
         return []
-    fallback = getattr(result, "fallback", None)
+    fallback = result.fallback
     dropped = {item.key: item for item in (fallback.dropped if fallback else [])}
     docs = [_change_doc(change, "applied") for change in optimization.changes]
-    docs += [_change_doc(change, "advised") for change in getattr(optimization, "advice", []) or []
+    docs += [_change_doc(change, "advised") for change in optimization.advice
              if change.key not in dropped]
     # As the change was applied before it was dropped (its advice in the final variant only says "turned off").
     docs += [{"key": item.key, "status": "dropped", "rules": list(item.rules), "description": item.description,
@@ -206,12 +211,12 @@ def _changes_doc(result) -> list[dict]:
     return docs
 
 
-def _fallback_doc(result) -> dict:
-    fallback = getattr(result, "fallback", None)
+def _fallback_doc(result: CompareResult) -> dict:
+    fallback = result.fallback
     if fallback is not None:
         return fallback.to_dict()
     optimization = result.optimization
-    enabled = optimization is not None and not getattr(result.options, "no_fallback", False)
+    enabled = optimization is not None and not result.options.no_fallback
     return {"enabled": enabled, "ran": False, "attempts": 0, "dropped": [],
             "applied": list(optimization.keys) if optimization is not None else [], "first_failure": None,
             "exhausted": False, "seconds": 0.0, "trials": []}
@@ -246,7 +251,7 @@ def _fallback_table_note(doc: dict) -> list[str]:
             f"kept {', '.join(fallback.get('applied', [])) or 'no change'}."]
 
 
-def _attribution(result) -> list[dict]:
+def _attribution(result: CompareResult) -> list[dict]:
     """Where the bytes went: visible bytes per group, before and after, largest change first."""
     a, b = result.original.profile, result.optimized.profile
     if a is None or b is None:
@@ -414,8 +419,8 @@ def largest_packages(diff: dict | None, change: str, limit: int) -> list[dict]:
     side = "a" if change == "removed" else "b"
     packages = ((diff or {}).get("packages") or {}).get(change) or []
     rows = [{"package": " ".join(part for part in (pkg.get("name") or "?", pkg.get(f"version_{side}") or "") if part),
-             "manager": pkg.get("manager") or "", "size": pkg.get(f"size_{side}") or 0} for pkg in packages]
-    return sorted(rows, key=lambda row: (-row["size"], row["package"]))[:limit]
+             "manager": pkg.get("manager") or "", "size": int(pkg.get(f"size_{side}") or 0)} for pkg in packages]
+    return sorted(rows, key=lambda row: (-int(row["size"]), str(row["package"])))[:limit]
 
 
 def summary_rows(doc: dict) -> list[tuple[str, str, str, str]]:
