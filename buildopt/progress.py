@@ -19,7 +19,7 @@ class StageProgress:
         self._last_step: dict[str, str] = {}
         self._lock = threading.Lock()  # stages report from several threads (both variants at once)
 
-    def __enter__(self) -> "StageProgress":
+    def __enter__(self) -> StageProgress:
         if self.interactive:
             self._status = self.console.status("starting")
             self._status.__enter__()

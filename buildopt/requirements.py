@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement
-from packaging.requirements import Requirement as _PkgRequirement
+from packaging.requirements import InvalidRequirement, Requirement as _PkgRequirement
 from packaging.utils import canonicalize_name
 
 from .files import read_text, read_text_if_exists
@@ -64,7 +63,7 @@ class RequirementSet:
     def names(self) -> set[str]:
         return {req.name for req in self.requirements}
 
-    def extend(self, other: "RequirementSet") -> None:
+    def extend(self, other: RequirementSet) -> None:
         for attr in ("requirements", "constraints", "index_urls", "extra_index_urls", "find_links", "editables",
                      "local_paths", "files", "missing"):
             getattr(self, attr).extend(getattr(other, attr))

@@ -203,7 +203,7 @@ class StageView:
     name: str | None
     base: str
     instructions: list
-    parent: "StageView | None" = None
+    parent: StageView | None = None
 
 
 def stages_of(text: str) -> tuple[list[StageView], dict[str, str]]:
@@ -458,8 +458,8 @@ def _copy(fs: FsModel, ins) -> None:
                     continue
                 fs.create(norm(child.relative_to(src).as_posix(), dest), owner)
         else:
-            target = posixpath.join(dest, posixpath.basename(source)) if into_dir or fs.owner.get(dest) is not None and \
-                dest in fs.owner and not posixpath.splitext(dest)[1] else dest
+            target = posixpath.join(dest, posixpath.basename(source)) if into_dir or (fs.owner.get(dest) is not None and \
+                dest in fs.owner and not posixpath.splitext(dest)[1]) else dest
             rel = source.lstrip("./")
             if not ignored(rel, fs.ignore):
                 fs.create(target, owner)
@@ -855,9 +855,7 @@ def install_items(argv: list[str]) -> tuple[str, list[str]] | None:
     if tool == "apk" and "add" in argv:
         return "apk", [a for a in argv[argv.index("add") + 1:] if not a.startswith("-") and not a.startswith(".")]
     pip_at = None
-    if re.match(r"^(pip3?|.*/pip3?)$", tool) and "install" in argv:
-        pip_at = argv.index("install")
-    elif tool.startswith("python") and argv[1:3] == ["-m", "pip"] and "install" in argv:
+    if (re.match(r"^(pip3?|.*/pip3?)$", tool) and "install" in argv) or (tool.startswith("python") and argv[1:3] == ["-m", "pip"] and "install" in argv):
         pip_at = argv.index("install")
     elif tool == "uv" and argv[1:3] == ["pip", "install"]:
         pip_at = 2
@@ -899,7 +897,7 @@ def _command_key(argv: list[str]) -> str | None:
         return None
     if tool in ("apt-get", "apt") and any(a in ("clean", "update", "autoremove", "purge", "upgrade") for a in argv[1:]):
         return None
-    if tool in ("python", "python3") and argv[1:3] == ["-m", "venv"] or tool == "uv" and argv[1:2] == ["venv"] \
+    if (tool in ("python", "python3") and argv[1:3] == ["-m", "venv"]) or (tool == "uv" and argv[1:2] == ["venv"]) \
             or tool in ("virtualenv",):
         return None
     if tool in ("find", "pip", "pip3") or (tool == "rm" and any("site-packages" in a or "venv" in a for a in argv)):

@@ -16,8 +16,7 @@ from datetime import UTC, date, datetime
 
 from ..promote.backup import BackupTag, find_backups
 from ..score import SecurityFacts, SecurityScore, security_score
-from . import categories
-from . import savings as savings_mod
+from . import categories, savings as savings_mod
 from .containers import ContainerRecord, list_containers
 from .engine import AuditEngine, GpuFacts, connect
 from .findings import (

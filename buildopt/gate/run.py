@@ -15,9 +15,9 @@ from pathlib import Path
 
 from ..errors import BadInput, ExitCode
 from ..files import ensure_dir, read_text
+from ..plan import entry_name
 from ..report import compare_report, sarif, typed_json
 from ..report.compare_schema import CompareReport
-from ..plan import entry_name
 from . import git
 from .comment import render_comment
 from .events import PullRequest, load_event, pull_request_from_event

@@ -86,7 +86,7 @@ def _is_opaque(path):
     return False
 
 
-class _GzipCounter(object):
+class _GzipCounter:
     """A write-only file that gzips (level 6, like `docker push`) what it gets and keeps only the count."""
 
     def __init__(self):

@@ -681,7 +681,7 @@ def _is_environ(func: ast.AST) -> bool:
         owner = func.value
         if func.attr == "getenv":
             return True
-        return isinstance(owner, ast.Attribute) and owner.attr == "environ" or isinstance(owner, ast.Name) and owner.id == "environ"
+        return (isinstance(owner, ast.Attribute) and owner.attr == "environ") or (isinstance(owner, ast.Name) and owner.id == "environ")
     return isinstance(func, ast.Name) and func.id == "getenv"
 
 

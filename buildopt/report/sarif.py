@@ -158,7 +158,7 @@ def project_home() -> str:
                 return url.strip().rstrip("/")
         if meta.get("Home-page"):
             return str(meta["Home-page"]).rstrip("/")
-    except Exception:  # noqa: BLE001 - metadata is optional; the link falls back to the default home
+    except Exception:  # metadata is optional; the link falls back to the default home
         pass
     return _DEFAULT_HOME
 

@@ -179,7 +179,7 @@ class _Dir:
     """A directory while the tree is built: subdirectories, files kept one by one, small files summed,
     and the totals of everything below it."""
 
-    __slots__ = ("name", "path", "title", "dirs", "files", "small", "small_files", "total", "count")
+    __slots__ = ("count", "dirs", "files", "name", "path", "small", "small_files", "title", "total")
 
     def __init__(self, name: str, path: str, title: str = ""):
         self.name, self.path, self.title = name, path, title or path

@@ -45,7 +45,7 @@ class DockerIgnore:
         self.has_exceptions = any(p.exception for p in patterns)
 
     @classmethod
-    def parse(cls, text: str, source: Path | None = None) -> "DockerIgnore":
+    def parse(cls, text: str, source: Path | None = None) -> DockerIgnore:
         patterns = []
         for raw in text.splitlines():
             line = raw.strip()

@@ -137,7 +137,7 @@ class BaseImageFacts:
 @dataclass
 class StageFacts:
     stage: Stage
-    parent: "StageFacts | None"  # the local stage it is built FROM
+    parent: StageFacts | None  # the local stage it is built FROM
     base: BaseImageFacts | None = None  # the image it is built FROM when that isn't a local stage
     base_unresolved: bool = False  # FROM names a build arg with no value in the file (`ARG FROM` / `FROM ${FROM}`)
     base_candidates: list[Stage] = field(default_factory=list)  # local stages a FROM with a build arg can pick
@@ -153,7 +153,7 @@ class StageFacts:
     runs: list[RunSite] = field(default_factory=list)  # this stage's own
     copies: list[CopyRecord] = field(default_factory=list)  # this stage's own
 
-    def chain(self) -> list["StageFacts"]:
+    def chain(self) -> list[StageFacts]:
         """This stage and its local parents, nearest first."""
         chain, current = [], self
         while current is not None:
@@ -167,7 +167,7 @@ class StageFacts:
         return self.chain()[-1].stage.base_resolved
 
     @property
-    def root(self) -> "StageFacts":
+    def root(self) -> StageFacts:
         """The stage at the bottom of the local FROM chain (its `base` is the image everything starts from)."""
         return self.chain()[-1]
 

@@ -49,7 +49,7 @@ def dequote(raw: str) -> str:
 class Word:
     """A word as written (`raw`), its offsets into the scanned text, and its `value` (quotes removed)."""
 
-    __slots__ = ("raw", "start", "end", "value")  # one per word of every RUN: kept small, built once
+    __slots__ = ("end", "raw", "start", "value")  # one per word of every RUN: kept small, built once
 
     def __init__(self, raw: str, start: int, end: int):
         self.raw, self.start, self.end = raw, start, end
@@ -62,7 +62,7 @@ class Word:
 class Command:
     """A simple command: its words, and the operator after it ("&&", "||", ";", "|", "&" or "")."""
 
-    __slots__ = ("words", "joiner", "values")
+    __slots__ = ("joiner", "values", "words")
 
     def __init__(self, words: tuple[Word, ...], joiner: str = ""):
         self.words, self.joiner = words, joiner
@@ -202,7 +202,7 @@ class _Lexer:
             if char in " \t\r\n;|":
                 break
             if char == "&":
-                if i > start and text[i - 1] in "<>" or text.startswith("&>", i):
+                if (i > start and text[i - 1] in "<>") or text.startswith("&>", i):
                     i += 1  # 2>&1, &>/dev/null: a redirection, not an operator
                     continue
                 break

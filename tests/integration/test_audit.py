@@ -28,10 +28,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
-from buildopt.audit import AuditOptions, run_audit
 from markupsafe import escape
 
+from buildopt.audit import AuditOptions, run_audit
 from buildopt.report import html
 from buildopt.report.audit_report import audit_document, render_markdown, render_table
 from tests.conftest import BASE_IMAGE, RUN_LABEL, SESSION_ID, TEST_REPO_PREFIX, require

@@ -15,8 +15,18 @@ from pathlib import Path
 import pytest
 
 from buildopt.errors import BadInput, ExitCode
-from buildopt.files import (MAX_CONTEXT_FILE_BYTES, MAX_DOCKERFILE_BYTES, MIB, check_output, ensure_dir, open_for_writing,
-                            read_text, read_text_if_exists, write_files, write_text)
+from buildopt.files import (
+    MAX_CONTEXT_FILE_BYTES,
+    MAX_DOCKERFILE_BYTES,
+    MIB,
+    check_output,
+    ensure_dir,
+    open_for_writing,
+    read_text,
+    read_text_if_exists,
+    write_files,
+    write_text,
+)
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -16,12 +16,10 @@ from pathlib import Path
 import pytest
 
 from buildopt.errors import BadInput, ExitCode
-from buildopt.gate import api, artifacts, events, outputs, run
-from buildopt.gate import comment as sticky
-from buildopt.gate import inputs as gate_inputs
+from buildopt.gate import api, artifacts, comment as sticky, events, inputs as gate_inputs, outputs, run
 from buildopt.gate.model import GATE_FILE, GATE_SCHEMA
-from buildopt.report.markdown import MAX_CHARS, escape
 from buildopt.report.compare_report import COMMENT_MARKER
+from buildopt.report.markdown import MAX_CHARS, escape
 from buildopt.units import format_size
 from tests.conftest import REPO
 from tests.fake_github import FakeGitHub, serve

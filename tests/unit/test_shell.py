@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from buildopt.shell import (argument_roles, package_invocation, pip_invocation, removes_apt_lists, scan, simple_commands,
-                            split_commands)
+from buildopt.shell import (
+    argument_roles,
+    package_invocation,
+    pip_invocation,
+    removes_apt_lists,
+    scan,
+    simple_commands,
+    split_commands,
+)
 
 
 def test_split_commands_reads_comments_and_redirections():

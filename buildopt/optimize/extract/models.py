@@ -59,7 +59,7 @@ class ModelReader(Reader):
         ignore = _dockerignore(self.context)
         for step in self.plan.app_copies:
             spec = step.copy
-            if spec is None or spec.cmd != "COPY" or len(spec.sources) != 1 or not spec.dest_abs.endswith("/") and spec.sources[0] not in (".", "./"):
+            if spec is None or spec.cmd != "COPY" or len(spec.sources) != 1 or (not spec.dest_abs.endswith("/") and spec.sources[0] not in (".", "./")):
                 continue
             source = posixpath.normpath(spec.sources[0]).lstrip("/") or "."
             found = [path for path in weight_files(self.context, source) if not (ignore and ignore.excludes(path))]
