@@ -233,7 +233,7 @@ def _package_index(packages: list[Package]) -> dict[tuple[str, str], tuple[str, 
     for package in packages:
         versions, size = index.get((package.manager, package.name), ([], 0))
         if package.version not in versions:
-            versions = versions + [package.version]
+            versions = [*versions, package.version]
         index[(package.manager, package.name)] = (versions, size + package.size)
     return {key: (", ".join(sorted(versions)), size) for key, (versions, size) in index.items()}
 

@@ -17,6 +17,7 @@ permission) is exit 2; a full disk is exit 4.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -158,7 +159,7 @@ def write_files(files: dict[Path, str], *, force: bool = False) -> list[Path]:
         check_output(path, force=force)
     temps: list[tuple[Path, Path]] = []
     try:
-        for path, text in zip(targets, files.values()):
+        for path, text in zip(targets, files.values(), strict=True):
             temps.append((_write_temp(path, text), path))
         for temp, path in temps:
             check_output(path, force=True)  # it may have become a FIFO or a device since the first check
@@ -173,10 +174,8 @@ def write_files(files: dict[Path, str], *, force: bool = False) -> list[Path]:
 
 
 def _remove(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 def _write_temp(path: Path, text: str) -> Path:

@@ -425,7 +425,7 @@ def ignored(rel: str, patterns: list[str]) -> bool:
 
 
 def _copy(fs: FsModel, ins) -> None:
-    words = [unquote(expand(word, fs.variables)) for word in (ins.value if ins.json_form else ins.value)]
+    words = [unquote(expand(word, fs.variables)) for word in ins.value]
     if len(words) < 2:
         return
     sources, dest = words[:-1], words[-1]
@@ -681,7 +681,7 @@ def compose_targets(context: Path | None) -> list[str]:
 
 def required_paths(text: str, context: Path | None, facts: dict, fs: FsModel) -> list[tuple[str, str]]:
     """(path, why) the app writes at run time."""
-    views, global_args = stages_of(text)
+    views, _global_args = stages_of(text)
     paths = []
     variables = dict(fs.variables)
     for view in chain(views[-1]):
@@ -780,10 +780,10 @@ def check_chown(original: str, output: str, context: Path | None, ignore_text: s
         raw = " ".join(command.raw)
         if raw in existing or command.before == "||" or command.after == "||":
             return
-        operands = [(w, r) for w, r in zip(command.argv[1:], command.raw[1:]) if not w.startswith("-")][1:]
+        operands = [(w, r) for w, r in zip(command.argv[1:], command.raw[1:], strict=False) if not w.startswith("-")][1:]
         words = [w for w, _ in operands]
         split_words: set[int] = set()
-        for index, (word, raw_word) in enumerate(operands):
+        for index, (_word, raw_word) in enumerate(operands):
             expanded = expand(raw_word.strip("'\"") if raw_word.startswith("'") else raw_word, fs.variables)
             value = unquote(expanded)
             leftover = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", value)
@@ -905,7 +905,7 @@ def _command_key(argv: list[str]) -> str | None:
     if tool in ("mkdir", "chown", "useradd", "adduser", "groupadd", "addgroup"):
         return None  # accounted for by their effect (`_effects`): the rewrite may regroup them
     words = [w for w in argv if not re.fullmatch(r"-[-a-zA-Z0-9]*(=.*)?", w)]
-    return " ".join([posixpath.basename(words[0])] + words[1:]) if words else None
+    return " ".join([posixpath.basename(words[0]), *words[1:]]) if words else None
 
 
 def _effects(argv: list[str], variables: dict[str, str], cwd: str) -> set[tuple[str, str]]:
@@ -929,8 +929,7 @@ def _effects(argv: list[str], variables: dict[str, str], cwd: str) -> set[tuple[
     if tool == "chown" and len(args) > 1:
         return {("owned", norm(a, cwd)) for a in args[1:] if "$" not in a}
     if tool in ("useradd", "adduser", "groupadd", "addgroup") and args:
-        return {("user" if tool in ("useradd", "adduser") else "group", args[-1] if tool != "addgroup" or len(args) == 1
-                 else args[-1])}
+        return {("user" if tool in ("useradd", "adduser") else "group", args[-1])}
     return set()
 
 

@@ -3,6 +3,7 @@ one sticky comment. urllib and `GITHUB_API_URL`, so tests point it at a local fa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -71,10 +72,8 @@ class GitHubClient:
                 headers = dict(response.headers.items())
         except urllib.error.HTTPError as err:
             detail = ""
-            try:
+            with contextlib.suppress(ValueError, AttributeError):
                 detail = json.loads(err.read() or b"{}").get("message", "")
-            except (ValueError, AttributeError):
-                pass
             hint = " (a pull_request run from a fork has a read-only token: comment from workflow_run)" \
                 if err.code == 403 else None
             raise GitHubAPIError(f"{where}: HTTP {err.code} {detail}".rstrip(), hint=hint) from None

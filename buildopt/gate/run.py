@@ -114,7 +114,7 @@ def run_gate(inputs: GateInputs, environ: Mapping[str, str] = os.environ,
                 trees[ref] = git.export_ref(ref, destination, log)
             return trees[ref]
 
-        for dockerfile, name in zip(inputs.dockerfiles, names):
+        for dockerfile, name in zip(inputs.dockerfiles, names, strict=True):
             context = inputs.context or str(Path(dockerfile).parent)
             entry_dir = output_dir / name
             entry = GateEntry(name=name, dockerfile=dockerfile, context=context, exit_code=0, scan_note=scan.note)

@@ -140,5 +140,5 @@ def main(argv):
 
 if __name__ == "__main__":
     # Paths are bytes on disk; surrogateescape keeps undecodable names round-trippable through JSON.
-    sys.stdout = open(sys.stdout.fileno(), "w", encoding="utf-8", errors="surrogateescape", closefd=False)
+    sys.stdout = open(sys.stdout.fileno(), "w", encoding="utf-8", errors="surrogateescape", closefd=False)  # noqa: SIM115  (for the whole run)
     sys.exit(main(sys.argv))

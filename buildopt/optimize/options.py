@@ -23,7 +23,7 @@ class OptimizeOptions:
     skip: frozenset[str] = frozenset()  # change keys not to apply (`--skip`; compare's fallback drops failing ones)
 
 
-class ChangeStatus(str, Enum):
+class ChangeStatus(str, Enum):  # noqa: UP042  (StrEnum would change str() and f-strings of a member)
     APPLIED = "applied"  # in the optimized Dockerfile
     ADVISED = "advised"  # not applied: it couldn't be shown safe, or it was skipped; `reason` says why
 

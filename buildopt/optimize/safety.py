@@ -22,6 +22,7 @@ import shlex
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import ClassVar
 
 from .. import shell
 from ..dockerfile import Dockerfile, Instruction, env_pairs
@@ -198,7 +199,7 @@ class _ImageView:
                         if pattern is not None:  # Docker's globs match one path element per pattern element
                             parts = rel.split("/")
                             if len(parts) < len(pattern) or not all(
-                                    fnmatch.fnmatchcase(part, element) for part, element in zip(parts, pattern)):
+                                    fnmatch.fnmatchcase(part, element) for part, element in zip(parts, pattern, strict=False)):
                                 continue
                             inner = "/".join(parts[len(pattern):])
                             # a matched directory's contents land in dest; a matched file lands in it by name
@@ -586,7 +587,7 @@ class _PythonWrites(ast.NodeVisitor):
     defaults (`os.environ.get("DATA_DIR", "/data")`, or the Dockerfile's ENV value) and path joins are followed."""
 
     _OPEN_WRITE = re.compile(r"[wax+]")
-    _FILE_CALLS = {"connect": "a SQLite database", "FileHandler": "a log file", "RotatingFileHandler": "a log file",
+    _FILE_CALLS: ClassVar[dict[str, str]] = {"connect": "a SQLite database", "FileHandler": "a log file", "RotatingFileHandler": "a log file",
                    "TimedRotatingFileHandler": "a log file", "WatchedFileHandler": "a log file"}
 
     def __init__(self, image: _ImageView, path: str):

@@ -250,7 +250,7 @@ def aggregate(children: list[Node], threshold: int, max_children: int, key: str)
     size = sum(child.size for child in rest)
     files = sum(child.files for child in rest)
     names = ", ".join(child.label for child in rest[:5]) + (", ..." if len(rest) > 5 else "")
-    return keep + [Node(f"{len(rest)} more", size, key, title=f"{len(rest)} smaller entries: {names}", files=files)]
+    return [*keep, Node(f"{len(rest)} more", size, key, title=f"{len(rest)} smaller entries: {names}", files=files)]
 
 
 def number(root: Node) -> None:
@@ -286,7 +286,7 @@ def layout(nodes: list[Node], x: float, y: float, width: float, height: float) -
     if not nodes or width <= 0 or height <= 0:
         return []
     sizes = squarify.normalize_sizes([node.size for node in nodes], width, height)
-    return list(zip(nodes, squarify.squarify(sizes, x, y, width, height)))
+    return list(zip(nodes, squarify.squarify(sizes, x, y, width, height), strict=False))
 
 
 def _view_svg(node: Node, view_id: str, parent: str | None, prefix: str, width: int, height: int, label: str) -> str:

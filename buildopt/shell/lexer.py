@@ -304,7 +304,7 @@ def join_units(texts_and_joiners: list[tuple[str, str]]) -> str:
     Each command goes on its own continuation line, so rewritten RUNs stay readable in diffs.
     """
     parts: list[str] = []
-    for index, (text, joiner) in enumerate(texts_and_joiners):
+    for index, (text, _joiner) in enumerate(texts_and_joiners):
         if index == 0:
             parts.append(text)
         else:

@@ -13,6 +13,7 @@ exec root and pidfile (no bridge, no iptables); everything on it is removed with
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -397,10 +398,8 @@ class TcpRelay:
             pass
         finally:
             for end in (source, target):
-                try:
+                with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self.closed = True
@@ -420,7 +419,7 @@ def second_engine(docker_engine, tmp_path_factory):
     root = Path(tmp_path_factory.mktemp("dockerd"))
     sock = root / "docker.sock"
     context = f"buildopt-test-ctx-{SESSION_ID}"
-    log = open(root / "dockerd.log", "w")
+    log = open(root / "dockerd.log", "w")  # noqa: SIM115  (dockerd writes to it until the fixture ends)
     # unshare execs dockerd in place: process.pid is the daemon's PID
     process = subprocess.Popen(
         ["unshare", "--net", "dockerd", "--host", f"unix://{sock}", "--data-root", str(root / "data"),

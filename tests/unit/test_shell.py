@@ -77,7 +77,7 @@ def test_option_values_are_never_packages():
     assert call.targets == ["torch", "fastapi"]
     words = ["--torch-backend", "cpu", "--group", "dev", "torch", "-r", "r.txt", "-e", ".", "fastapi"]
     roles = argument_roles(words)
-    assert [w for w, role in zip(words, roles) if role is None] == ["torch", "fastapi"]
+    assert [w for w, role in zip(words, roles, strict=True) if role is None] == ["torch", "fastapi"]
     assert roles[words.index(".")] == "--editable"
     apt = package_invocation(["apt-get", "-o", "Dpkg::Options::=--force-confold", "install", "-t", "bookworm-backports", "x"])
     assert (apt.action, apt.packages, apt.action_index) == ("install", ["x"], 3)
