@@ -171,7 +171,7 @@ def optimize_command(
     options = OptimizeOptions(python=python, keep_all_extras=keep_extras, trim=not no_trim, skip=change_keys(skip),
                               output_name=paths.dockerfile.name,
                               output_dir=str(paths.dockerfile.parent), context_dir=str(context) if context else None)
-    findings = analyze(parsed, context_dir=context if context is not None else parsed.path.parent).findings
+    findings = analyze(parsed, context_dir=context if context is not None else dockerfile.parent).findings
     result = optimize(parsed, findings, options)
     written = write_outputs(result, paths, force=force, source=dockerfile)
     patch = unified_diff(parsed.text, result.text, str(dockerfile), str(paths.dockerfile)) if diff else None

@@ -68,7 +68,7 @@ def _stat(path: Path) -> os.stat_result | None:
         raise BadInput(f"{str(path)!r}: not a valid path") from None
 
 
-def read_bytes(path: str | Path, *, limit: int = MAX_CONTEXT_FILE_BYTES, what: str = "file") -> bytes:
+def read_bytes(path: str | os.PathLike[str], *, limit: int = MAX_CONTEXT_FILE_BYTES, what: str = "file") -> bytes:
     """The bytes of a regular file of at most `limit` bytes; BadInput (exit 2) for anything else."""
     path = Path(path)
     info = _stat(path)
@@ -103,7 +103,7 @@ def read_bytes(path: str | Path, *, limit: int = MAX_CONTEXT_FILE_BYTES, what: s
         os.close(fd)
 
 
-def read_text(path: str | Path, *, limit: int = MAX_CONTEXT_FILE_BYTES, what: str = "file",
+def read_text(path: str | os.PathLike[str], *, limit: int = MAX_CONTEXT_FILE_BYTES, what: str = "file",
               errors: str = "strict", encoding: str = "utf-8") -> str:
     """A regular text file (see read_bytes); undecodable bytes are BadInput unless `errors` says otherwise."""
     raw = read_bytes(path, limit=limit, what=what)

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement as _PkgRequirement
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 
 from .files import read_text, read_text_if_exists
 
@@ -82,7 +82,7 @@ class ProjectInfo:
 
     def expand_extras(self, wanted: set[str] | frozenset[str]) -> tuple[list[str], list[Requirement]]:
         """The extras `wanted` pulls in (self-references like all = ["pkg[a,b]"] followed) and their requirements."""
-        seen: list[str] = []
+        seen: list[NormalizedName] = []
         requirements: list[Requirement] = []
         pending = [canonicalize_name(extra) for extra in wanted]
         declared = {canonicalize_name(key): key for key in self.extras}
@@ -275,7 +275,7 @@ def _tool_indexes(data: dict) -> list[str]:
 
 
 def _requirements_of(items, source: Path) -> list[Requirement]:
-    found = []
+    found: list[Requirement] = []
     if not isinstance(items, list):
         return found
     for index, item in enumerate(items, start=1):

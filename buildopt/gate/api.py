@@ -52,10 +52,11 @@ class GitHubClient:
             if not isinstance(items, list):
                 raise GitHubAPIError(f"GET {path}: expected a list")
             yield from (item for item in items if isinstance(item, dict))
-            url = _next_link(headers.get("Link", ""))
+            next_url = _next_link(headers.get("Link", ""))
             # The token only ever goes to the API host it was configured for.
-            if not url or not url.startswith(self.api_url + "/"):
+            if not next_url or not next_url.startswith(self.api_url + "/"):
                 return
+            url = next_url
 
     def _send(self, method: str, url: str, body: dict | None):
         request = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode())

@@ -145,9 +145,10 @@ def _validate_gate(gate) -> tuple[int | None, str, list[GateEntry]]:
         raise UntrustedArtifact(f"{GATE_FILE}: no pull request (was the gate run on a pull_request event?)")
     else:
         raw_number, sha = pr.get("number"), pr.get("head_sha")
-        if isinstance(raw_number, bool) or not _DIGITS.match(str(raw_number)) or int(raw_number) < 1:
-            raise UntrustedArtifact(f"{GATE_FILE}: pull request number {str(raw_number)[:40]!r} is not a number")
-        number = int(raw_number)
+        digits = str(raw_number)
+        if isinstance(raw_number, bool) or not _DIGITS.match(digits) or int(digits) < 1:
+            raise UntrustedArtifact(f"{GATE_FILE}: pull request number {digits[:40]!r} is not a number")
+        number = int(digits)
     if not isinstance(sha, str) or not _SHA.match(sha):
         raise UntrustedArtifact(f"{GATE_FILE}: head sha {str(sha)[:60]!r} is not a 40-hex commit id")
     raw_entries = gate.get("entries")

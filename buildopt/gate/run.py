@@ -242,9 +242,9 @@ def _budget(inputs: GateInputs, dockerfile: str, context: str, tree: Path | None
     own = _describe_own_budget(inputs, dockerfile, context)
     if inputs.budget_from != "base":
         return own_args, own, None
-    label = (ref[:12] if re.fullmatch(r"[0-9a-f]{40}", ref or "") else ref) or "the base branch"
     if ref is None:  # not a pull request (a push to the default branch): its own budget is the base's
         return own_args, own, None
+    label = (ref[:12] if re.fullmatch(r"[0-9a-f]{40}", ref) else ref) or "the base branch"
     if tree is None:
         return own_args, own, f"budget from this PR: {label} could not be read"
     relative = git.relative_to_repo(inputs.budget) if inputs.budget else None

@@ -108,7 +108,8 @@ def gzip_tar_size(root):
     figure by well under 1 %; the contents dominate.
     """
     counter = _GzipCounter()
-    with tarfile.open(fileobj=counter, mode="w|", format=tarfile.PAX_FORMAT, bufsize=1 << 20) as tar:
+    # typeshed's tarfile wants a file that also reads and seeks; stream mode "w|" only writes.
+    with tarfile.open(fileobj=counter, mode="w|", format=tarfile.PAX_FORMAT, bufsize=1 << 20) as tar:  # type: ignore[call-overload]
         for name in sorted(os.listdir(root)):
             tar.add(os.path.join(root, name), arcname=name, recursive=True)
     counter.close()

@@ -597,11 +597,11 @@ class _PythonWrites(ast.NodeVisitor):
         self.found: list[tuple[str, str]] = []
 
     def scan(self, tree: ast.Module) -> list[tuple[str, str]]:
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                value = self.value(node.value)
+        for statement in tree.body:
+            if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
+                value = self.value(statement.value)
                 if value is not None:
-                    self.names[node.targets[0].id] = value
+                    self.names[statement.targets[0].id] = value
         self.visit(tree)
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):

@@ -526,11 +526,11 @@ def _security_section(doc: dict) -> list[str]:
             mounts = "<br>".join(_mount_text(m) for m in container["mounts"]) or "-"
             memory = format_size(container["memory_limit"]) if container["memory_limit"] else "❌"
             cpus = f"{container['cpu_limit']:g}" if container["cpu_limit"] else (container["cpuset"] or "❌")
-            problems = "; ".join(p["text"] for p in container["problems"] if p["slug"] != "no-cpu-limit")
+            container_problems = "; ".join(p["text"] for p in container["problems"] if p["slug"] != "no-cpu-limit")
             lines.append(
                 f"| {_md(container['name'])} | {_md(container['image'])} | {container['state']} | "
                 f"{_md(container['user'])} | {health} | {memory} | {cpus} | {container['restart_policy']} | "
-                f"{_md(', '.join(container['ports_all_interfaces'])) or '-'} | {mounts} | {_md(problems) or '-'} |")
+                f"{_md(', '.join(container['ports_all_interfaces'])) or '-'} | {mounts} | {_md(container_problems) or '-'} |")
     else:
         lines += ["", "No containers on this engine."]
     return [*lines, "", "---", ""]

@@ -111,9 +111,9 @@ def profile_tree(profile, *, min_share: float = 0.001, open_share: float = 0.005
             slot[1] += 1
     tree = _Groups(threshold, max(threshold, int(profile.size * open_share)))
     for (group, unit, title, directory), (size, count) in small.items():
-        place = tree.place(group, unit, title, directory, size, count)
-        place.small += size
-        place.small_files += count
+        node = tree.place(group, unit, title, directory, size, count)
+        node.small += size
+        node.small_files += count
     for (group, unit, title, directory), name, size in big:
         tree.place(group, unit, title, directory, size, 1).files.append((name, size))
     root = Node(profile.ref, 0, "image", title=profile.ref)

@@ -84,7 +84,7 @@ class SecretInEnv(Rule):
             if ins.cmd == "FROM":
                 continue
             if ins.stage < 0:
-                build_args, defined = global_args, set()
+                build_args, defined = global_args, set[str]()
             else:
                 if ins.stage not in scopes:
                     facts = ctx.facts[ins.stage]

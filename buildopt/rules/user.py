@@ -86,6 +86,7 @@ class RootOwnedWritableDir(Rule):
         created: list[tuple[RunSite, str]] = []  # (site, dir)
         world_writable: dict[str, bool] = {}
         owners: list[tuple[str, str, bool, int]] = []  # (path, owner, recursive, line): chown, install -o, COPY --chown
+        owner: str | None
         for site in sites:
             creator = (site.user if site.user is not None else base_user).split(":", 1)[0]
             for argv in site.commands:

@@ -159,10 +159,14 @@ class _Lexer:
         while i < n:
             char = text[i]
             if char == "\\" and text.startswith("\\\n", i):
-                i = _CONTINUATION.match(text, i).end()
+                continuation = _CONTINUATION.match(text, i)
+                assert continuation is not None  # its first two characters, just checked
+                i = continuation.end()
                 continue
             if char in " \t\r":
-                i = _BLANKS.match(text, i).end()
+                blanks = _BLANKS.match(text, i)
+                assert blanks is not None  # its first character, just checked
+                i = blanks.end()
                 continue
             if char == "\n":
                 self._end_command(";", newline=True)

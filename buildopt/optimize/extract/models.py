@@ -74,6 +74,7 @@ class ModelReader(Reader):
                 if any(posixpath.normpath(source) == context_path for model in self.plan.models for source in model.sources):
                     continue
                 destination = posixpath.join(spec.dest_abs.rstrip("/") or "/", top)
+                assert step.line is not None  # an app COPY is an instruction of the Dockerfile
                 self.plan.models.append(ModelSource(
                     "copy", step.line, spec.render(), sources=[context_path], destination=destination,
                     workdir=self.workdir, source_is_dir=is_dir, inside_app_copy=True,
