@@ -24,9 +24,11 @@ test-unit: venv
 demo: setup
 	bash scripts/demo.sh "$(DEMO_APP)" "$(DEMO_OUT)"
 
+# The rule sets are in pyproject.toml ([tool.ruff.lint], [tool.mypy]); tests/unit/test_lint.py runs the first two.
 lint: venv
-	$(VENV)/bin/ruff check --select E9,F63,F7,F82 buildopt tests
-	$(VENV)/bin/actionlint .github/workflows/*.yml
+	$(VENV)/bin/ruff check buildopt tests benchmarks scripts
+	$(VENV)/bin/mypy
+	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck .github/workflows/*.yml
 
 bench: setup
 	$(PY) benchmarks/run_all.py

@@ -69,9 +69,9 @@ def many_runs(size: int) -> str:
 SHAPES = {"one-run": one_run, "many-runs": many_runs}
 
 
-def cpu_timed(fn) -> float:
+def cpu_timed(fn, *args) -> float:
     started = time.process_time()
-    fn()
+    fn(*args)
     return time.process_time() - started
 
 
@@ -127,7 +127,7 @@ def main() -> int:
             quarter = None
             for fraction in (0.25, 0.5, 1.0):
                 part = make(int(size * fraction))
-                spent = cpu_timed(lambda: parse_string(part))
+                spent = cpu_timed(parse_string, part)
                 quarter = quarter or spent
                 print(f"{fraction:g} of the size {spent:.2f} s ({spent / quarter:.1f}x)", end="; " if fraction < 1 else "\n")
 

@@ -28,8 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from buildopt.report.compare_report import account_bytes  # after the sys.path line above: runs from a checkout
-from buildopt.units import format_size
+from buildopt.report.compare_report import account_bytes  # noqa: E402  (after the sys.path line above: runs from a checkout)
+from buildopt.units import format_size  # noqa: E402
 
 CORPUS = ROOT / "tests" / "corpus" / "realworld"
 OUT = ROOT / "build" / "bench-realworld"

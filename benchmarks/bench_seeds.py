@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from buildopt.units import format_size  # after the sys.path line above, so the script runs from a checkout
+from buildopt.units import format_size  # noqa: E402  (after the sys.path line above, so the script runs from a checkout)
 
 OUT = ROOT / "build" / "bench-seeds"
 FIXTURE_CACHE = ROOT / "build" / "trivy-fixture-cache"
@@ -59,12 +59,12 @@ class App:
 # Figures from shared/seeds/000 and 001 (French audits) as quoted in examples/*/README.md and buildopt.toml.
 APPS = [
     App("paperflow-worker", "6.65 GB (seeds/001), 6.96 GB (seeds/000)", int(6.65 * GB),
-        "2.5–3 GB (seeds/001), 3.5 GB (seeds/000)", int(3 * GB)),
+        "2.5–3 GB (seeds/001), 3.5 GB (seeds/000)", int(3 * GB)),  # noqa: RUF001  (a typographic range)
     App("telegram-bot", "155 MB (seeds/000)", 155 * MB, "125 MB (seeds/000)", 125 * MB),
     App("whisperx", "8.77 GB (seeds/000)", int(8.77 * GB), "2.5 GB (seeds/000)", int(2.5 * GB)),
     App("rag-anything", "12 GB (seeds/000)", 12 * GB, "5 GB (seeds/000)", 5 * GB,
         build_args=("PYTHON_VERSION=3.11",)),
-    App("kokoro", "5.61 GB (seeds/001)", int(5.61 * GB), "2.5–3 GB (seeds/001)", 3 * GB, buildable=False,
+    App("kokoro", "5.61 GB (seeds/001)", int(5.61 * GB), "2.5–3 GB (seeds/001)", 3 * GB, buildable=False,  # noqa: RUF001
         why_not="not built here: python:3.10-slim base and installers from the internet (analyze/optimize only)"),
 ]
 
@@ -115,7 +115,7 @@ def start_index_server(index_dir: Path, port: int) -> subprocess.Popen:
                 return server
         except OSError:
             if server.poll() is not None:
-                raise SystemExit(f"bench-seeds: the CPU index server exited ({server.returncode}) on port {port}")
+                raise SystemExit(f"bench-seeds: the CPU index server exited ({server.returncode}) on port {port}") from None
             time.sleep(0.1)
     stop(server)
     raise SystemExit(f"bench-seeds: the CPU index server did not listen on 127.0.0.1:{port}")
@@ -224,7 +224,7 @@ def overhead_pct(report: dict) -> float | None:
 
 def row(outcome: Outcome) -> list[str]:
     app = outcome.app
-    estimate = f"{app.estimate} (−{(app.audit_size - app.estimate_size) / app.audit_size * 100:.0f} %)"
+    estimate = f"{app.estimate} (−{(app.audit_size - app.estimate_size) / app.audit_size * 100:.0f} %)"  # noqa: RUF001  (a typographic minus)
     if not app.buildable:
         return [app.name, app.audit, app.why_not, "-", "-", estimate, "-", "-", "-", "-", "-", "-"]
     original, optimized = _variant(outcome, "original"), _variant(outcome, "optimized")

@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -181,10 +182,8 @@ def _push_cache(docker, tag: str, cache_push: str, log) -> None:
             docker.image.remove(cache_push)
             for digest in docker.image.inspect(tag).repo_digests:
                 if digest.startswith(repository + "@"):
-                    try:
+                    with suppress(DockerException):  # already gone with the tag
                         docker.image.remove(digest)
-                    except DockerException:
-                        pass  # already gone with the tag
         log.write(f"[buildopt] pushed {cache_push} for the build cache ({time.monotonic() - pushed:.1f} s)\n")
     except DockerException as err:
         log.write(f"[buildopt] cache push to {cache_push} failed: {_failure_reason(err, [])}\n")

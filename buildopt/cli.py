@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -28,7 +27,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool | None = typer.Option(None, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     """buildopt: analyze, optimize, compare, diff and audit Docker images."""
 
@@ -37,7 +36,7 @@ def _root(
 @app.command()
 def doctor(
     images: list[str] = typer.Option([], "--image", help="Base image the examples need (repeatable)."),
-    trivy_cache_dir: Optional[Path] = typer.Option(None, "--trivy-cache-dir", help="Trivy cache dir holding the vulnerability DB."),
+    trivy_cache_dir: Path | None = typer.Option(None, "--trivy-cache-dir", help="Trivy cache dir holding the vulnerability DB."),
     check_update: bool = typer.Option(False, "--check-update", help="Also test whether trivy can reach its DB registry."),
 ) -> None:
     """Check the Docker engine, buildx, trivy and base images; print the fix for anything missing.
@@ -55,7 +54,7 @@ def doctor(
 # --- plan ---------------------------------------------------------------------------------------------
 @app.command()
 def plan(
-    base: Optional[str] = typer.Option(None, "--base", help="Base ref (e.g. origin/main); changes are taken from its merge-base."),
+    base: str | None = typer.Option(None, "--base", help="Base ref (e.g. origin/main); changes are taken from its merge-base."),
     head: str = typer.Option("HEAD", "--head", help="Head ref."),
     every: bool = typer.Option(False, "--all", help="Every Dockerfile at --head, changed or not (no --base needed)."),
     repo: Path = typer.Option(Path("."), "--repo", help="Git repository."),
@@ -84,17 +83,17 @@ def plan(
 @app.command("analyze")
 def analyze_command(
     dockerfile: Path = typer.Argument(..., readable=False, help="The Dockerfile to analyze."),
-    context: Optional[Path] = typer.Option(
+    context: Path | None = typer.Option(
         None, "--context", readable=False, help="Build context dir: read the requirements and pyproject extras pip installs, "
         ".dockerignore and model files. Without it, context checks are skipped."),
     output_format: str = typer.Option("table", "--format", help="table, json, sarif or markdown."),
-    fail_on: Optional[str] = typer.Option(
+    fail_on: str | None = typer.Option(
         None, "--fail-on", help="Exit 1 when a finding is at or above: info, low, medium, high, critical, or never. "
         "Default: fail_on from the config, else high."),
-    config_file: Optional[Path] = typer.Option(
+    config_file: Path | None = typer.Option(
         None, "--config", readable=False, help="Config file (buildopt.toml or a pyproject.toml with [tool.buildopt]). Default: "
         "searched from the Dockerfile's directory up to the context (or repository) root."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", readable=False, help="Write the report to FILE instead of stdout."),
+    output: Path | None = typer.Option(None, "--output", "-o", readable=False, help="Write the report to FILE instead of stdout."),
     force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
     no_engine: bool = typer.Option(
         False, "--no-engine", help="Don't ask the local Docker engine for the base image's USER and ENV (it is never "
@@ -136,20 +135,20 @@ def analyze_command(
 @app.command("optimize")
 def optimize_command(
     dockerfile: Path = typer.Argument(..., readable=False, help="The Dockerfile to optimize."),
-    context: Optional[Path] = typer.Option(
+    context: Path | None = typer.Option(
         None, "--context", readable=False, help="Build context dir (default: the Dockerfile's directory): read the requirements, "
         "pyproject and model files."),
-    output: Optional[Path] = typer.Option(
+    output: Path | None = typer.Option(
         None, "--output", "-o", readable=False, help="Where to write the optimized Dockerfile (default: Dockerfile.optimized next to "
         "the input). docker-compose.buildopt.yml and <output>.dockerignore go next to it when needed."),
     force: bool = typer.Option(False, "--force", help="Overwrite output files that exist."),
     diff: bool = typer.Option(False, "--diff", help="Also print a unified diff of the original and the optimized file."),
     output_format: str = typer.Option("text", "--format", help="text or json (schema buildopt.optimize/v1)."),
-    python: Optional[str] = typer.Option(None, "--python", help="Move the base Python to this version (e.g. 3.12). "
+    python: str | None = typer.Option(None, "--python", help="Move the base Python to this version (e.g. 3.12). "
                                          "Without it the base Python stays as it is."),
     keep_extras: bool = typer.Option(False, "--keep-extras", help="Keep `pip install .[all]` instead of the core package."),
     no_trim: bool = typer.Option(False, "--no-trim", help="Keep test suites and torch's C++ tests and headers in the venv."),
-    skip: Optional[list[str]] = typer.Option(None, "--skip", help="Don't apply the change with this key (repeatable; the keys are in the output, e.g. non-root, cpu-torch, multi-stage)."),
+    skip: list[str] | None = typer.Option(None, "--skip", help="Don't apply the change with this key (repeatable; the keys are in the output, e.g. non-root, cpu-torch, multi-stage)."),
 ) -> None:
     """Write an optimized Dockerfile: multi-stage, CPU torch, models in a volume, non-root, caches off.
 
@@ -172,7 +171,7 @@ def optimize_command(
     options = OptimizeOptions(python=python, keep_all_extras=keep_extras, trim=not no_trim, skip=change_keys(skip),
                               output_name=paths.dockerfile.name,
                               output_dir=str(paths.dockerfile.parent), context_dir=str(context) if context else None)
-    findings = analyze(parsed, context_dir=context if context is not None else parsed.path.parent).findings
+    findings = analyze(parsed, context_dir=context if context is not None else dockerfile.parent).findings
     result = optimize(parsed, findings, options)
     written = write_outputs(result, paths, force=force, source=dockerfile)
     patch = unified_diff(parsed.text, result.text, str(dockerfile), str(paths.dockerfile)) if diff else None
@@ -183,37 +182,37 @@ def optimize_command(
 @app.command()
 def compare(
     dockerfile: Path = typer.Argument(..., readable=False, help="The Dockerfile as written."),
-    context: Optional[Path] = typer.Option(None, "--context", readable=False, help="Build context (default: the Dockerfile's directory)."),
-    optimized: Optional[Path] = typer.Option(None, "--optimized", readable=False, help="Optimized Dockerfile to compare (default: generated)."),
+    context: Path | None = typer.Option(None, "--context", readable=False, help="Build context (default: the Dockerfile's directory)."),
+    optimized: Path | None = typer.Option(None, "--optimized", readable=False, help="Optimized Dockerfile to compare (default: generated)."),
     output_dir: Path = typer.Option(Path("buildopt-report"), "--output-dir", readable=False, help="Where reports, logs and the generated Dockerfile go."),
     output_format: str = typer.Option("table", "--format", help="table, json, markdown or html (all are written to --output-dir)."),
-    budget: Optional[Path] = typer.Option(None, "--budget", readable=False, help="TOML file with a [budget] table."),
-    baseline: Optional[str] = typer.Option(None, "--baseline", help="Baseline image, or a report.json saved from the base branch."),
+    budget: Path | None = typer.Option(None, "--budget", readable=False, help="TOML file with a [budget] table."),
+    baseline: str | None = typer.Option(None, "--baseline", help="Baseline image, or a report.json saved from the base branch."),
     build_arg: list[str] = typer.Option([], "--build-arg", help="KEY=VALUE passed to both builds (repeatable)."),
-    network: Optional[str] = typer.Option(None, "--network", help="Network mode for RUN steps (e.g. host)."),
-    builder: Optional[str] = typer.Option(None, "--builder", help="buildx builder (any driver)."),
-    platform: Optional[str] = typer.Option(None, "--platform", help="Target platform, e.g. linux/amd64."),
+    network: str | None = typer.Option(None, "--network", help="Network mode for RUN steps (e.g. host)."),
+    builder: str | None = typer.Option(None, "--builder", help="buildx builder (any driver)."),
+    platform: str | None = typer.Option(None, "--platform", help="Target platform, e.g. linux/amd64."),
     cache_from: list[str] = typer.Option([], "--cache-from", help="buildx cache source (repeatable), e.g. type=local,src=DIR. "
                                          "{variant} in it becomes original or optimized."),
-    cache_to: Optional[str] = typer.Option(None, "--cache-to", help="buildx cache destination, e.g. type=local,dest=DIR "
+    cache_to: str | None = typer.Option(None, "--cache-to", help="buildx cache destination, e.g. type=local,dest=DIR "
                                            "(type=gha and type=registry need a docker-container builder). {variant} as above."),
-    cache_push: Optional[str] = typer.Option(None, "--cache-push", help="Push each built image to this ref ({variant} as "
+    cache_push: str | None = typer.Option(None, "--cache-push", help="Push each built image to this ref ({variant} as "
                                              "above), so later builds can use its inline cache: --cache-to type=inline "
                                              "--cache-from type=registry,ref=REF."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Build both variants without the build cache (cold builds)."),
-    trivy_cache_dir: Optional[Path] = typer.Option(None, "--trivy-cache-dir", help="Trivy cache dir (holds the vulnerability DB)."),
-    db_repository: Optional[str] = typer.Option(None, "--db-repository", help="Trivy DB repository (a mirror)."),
+    trivy_cache_dir: Path | None = typer.Option(None, "--trivy-cache-dir", help="Trivy cache dir (holds the vulnerability DB)."),
+    db_repository: str | None = typer.Option(None, "--db-repository", help="Trivy DB repository (a mirror)."),
     offline: bool = typer.Option(False, "--offline", help="No DB download: use the DB in the trivy cache dir."),
     skip_db_update: bool = typer.Option(False, "--skip-db-update", help="Use the DB in the trivy cache dir as it is "
                                         "(downloaded before, e.g. by the PR gate); unlike --offline, trivy may still go online."),
     no_scan: bool = typer.Option(False, "--no-scan", help="Skip trivy scans."),
     no_smoke: bool = typer.Option(False, "--no-smoke", help="Skip smoke tests."),
     severity: list[str] = typer.Option([], "--severity", help="Only count these vulnerability severities (repeatable)."),
-    ignore_file: Optional[Path] = typer.Option(None, "--ignorefile", help="A .trivyignore file."),
+    ignore_file: Path | None = typer.Option(None, "--ignorefile", help="A .trivyignore file."),
     package_secrets: bool = typer.Option(False, "--package-secrets", help="Also look for secrets inside installed "
                                          "packages (site-packages, /usr/lib, /usr/share...); slower on ML images."),
     keep_images: bool = typer.Option(False, "--keep-images", help="Keep the built images (tagged buildopt-tmp/...)."),
-    python: Optional[str] = typer.Option(None, "--python", help="Move the optimized variant to this Python (e.g. 3.12)."),
+    python: str | None = typer.Option(None, "--python", help="Move the optimized variant to this Python (e.g. 3.12)."),
     no_fallback: bool = typer.Option(False, "--no-fallback", help="Keep the optimized variant even when it fails to "
                                      "build (exit 3) or fails a smoke check the original passes; by default compare "
                                      "finds the changes that break it, drops them and rebuilds."),
@@ -230,9 +229,8 @@ def compare(
     from .compare import CompareOptions, run_compare, write_outputs
     from .errors import BadInput
     from .progress import StageProgress
+    from .report import compare_report as report, html
     from .scan import ScanOptions
-    from .report import compare_report as report
-    from .report import html
 
     if output_format not in ("table", "json", "markdown", "html"):
         raise BadInput(f"--format {output_format!r}: use table, json, markdown or html")
@@ -311,8 +309,8 @@ def diff_command(
 ) -> None:
     """Where the bytes went between two images: sizes, layers, directories, packages, models, CUDA, config."""
     from .diff import diff_profiles
-    from .errors import BadInput
     from .engine import current
+    from .errors import BadInput
     from .inspect import inspect_image
     from .report import html
     from .report.diff_report import FORMATS, render_diff
@@ -332,14 +330,14 @@ def diff_command(
 # --- audit --------------------------------------------------------------------------------------------
 @app.command("audit")
 def audit_command(
-    context: Optional[str] = typer.Option(None, "--context", help="Docker context to audit (default: DOCKER_HOST or the current one)."),
+    context: str | None = typer.Option(None, "--context", help="Docker context to audit (default: DOCKER_HOST or the current one)."),
     output_format: str = typer.Option("table", "--format", help="table, markdown, json (schema buildopt.audit/v1) or html."),
     min_size: str = typer.Option("0", "--min-size", help="Detail only images at least this big (e.g. 100MB); smaller ones are only counted."),
-    fail_over: Optional[str] = typer.Option(None, "--fail-over", help="Exit 1 when a custom image is larger (e.g. 5GB)."),
-    deep: Optional[bool] = typer.Option(None, "--deep/--no-deep", help="Read every image's files (any reader), or none. Default: custom images on a local overlay2 engine."),
+    fail_over: str | None = typer.Option(None, "--fail-over", help="Exit 1 when a custom image is larger (e.g. 5GB)."),
+    deep: bool | None = typer.Option(None, "--deep/--no-deep", help="Read every image's files (any reader), or none. Default: custom images on a local overlay2 engine."),
     prune_dangling: bool = typer.Option(False, "--prune-dangling", help="Remove the dangling images listed (only those), after confirmation."),
     yes: bool = typer.Option(False, "--yes", help="Confirm --prune-dangling without a prompt."),
-    output: Optional[Path] = typer.Option(None, "--output", readable=False, help="Write the report to this file instead of stdout."),
+    output: Path | None = typer.Option(None, "--output", readable=False, help="Write the report to this file instead of stdout."),
     force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
 ) -> None:
     """Audit every image and container of an engine: sizes, categories, findings, savings, priorities,
@@ -389,15 +387,15 @@ def audit_command(
 @app.command("promote")
 def promote_command(
     service: str = typer.Argument(..., help="The compose service to swap to the optimized image."),
-    compose: Optional[Path] = typer.Option(None, "--compose", help="The compose file (default: the one docker compose picks here)."),
-    image: Optional[str] = typer.Option(None, "--image", help="The optimized image (a local reference)."),
-    from_report: Optional[Path] = typer.Option(None, "--from-report", help="Take the optimized image from a compare report.json (compare --keep-images)."),
+    compose: Path | None = typer.Option(None, "--compose", help="The compose file (default: the one docker compose picks here)."),
+    image: str | None = typer.Option(None, "--image", help="The optimized image (a local reference)."),
+    from_report: Path | None = typer.Option(None, "--from-report", help="Take the optimized image from a compare report.json (compare --keep-images)."),
     rollback: bool = typer.Option(False, "--rollback", help="Go back to the backup of the service's last promote."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Run the preflight, print the plan, change nothing."),
-    project_name: Optional[str] = typer.Option(None, "--project-name", "-p", help="Compose project name, if not the file's."),
+    project_name: str | None = typer.Option(None, "--project-name", "-p", help="Compose project name, if not the file's."),
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for healthy (and again after a rollback)."),
-    health_cmd: Optional[str] = typer.Option(None, "--health-cmd", help="Healthy when this shell command exits 0 in the container."),
-    config_file: Optional[Path] = typer.Option(None, "--config", help="buildopt.toml whose \\[smoke].http is the health probe (default: searched from the compose file's directory)."),
+    health_cmd: str | None = typer.Option(None, "--health-cmd", help="Healthy when this shell command exits 0 in the container."),
+    config_file: Path | None = typer.Option(None, "--config", help="buildopt.toml whose \\[smoke].http is the health probe (default: searched from the compose file's directory)."),
     settle: float = typer.Option(10.0, "--settle", help="Without any health probe: seconds the container must keep running."),
 ) -> None:
     """Swap a running compose service to the optimized image: preflight, backup tag, override file,
@@ -409,8 +407,7 @@ def promote_command(
     """
     from .errors import BadInput
     from .progress import StageProgress
-    from .promote import PromoteRequest, promote
-    from .promote import rollback as promote_rollback
+    from .promote import PromoteRequest, promote, rollback as promote_rollback
     from .report.promote_report import render, verdict_line
 
     if timeout <= 0 or settle < 0:
@@ -455,7 +452,7 @@ def gh_gate() -> None:
 @gh_app.command("comment")
 def gh_comment(
     artifacts: Path = typer.Option(..., "--artifacts", help="Downloaded artifact dir (or a dir of them) from the gate run."),
-    sarif_out: Optional[Path] = typer.Option(None, "--sarif-out", help="Write SARIF rendered from the validated reports here."),
+    sarif_out: Path | None = typer.Option(None, "--sarif-out", help="Write SARIF rendered from the validated reports here."),
     author: str = typer.Option("github-actions[bot]", "--author", help="Login that owns the sticky comment."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the comment; call no API."),
 ) -> None:

@@ -173,8 +173,7 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
     else:
         say("writing the optimized variant")
         from .optimize import OptimizeOptions, optimize
-        from .optimize.output import OutputPaths
-        from .optimize.output import write_outputs as write_optimized
+        from .optimize.output import OutputPaths, write_outputs as write_optimized
 
         paths = OutputPaths.for_input(dockerfile_path, options.output_dir / "Dockerfile.optimized")
         optimization = optimize(parsed, analysis.findings, OptimizeOptions(
@@ -308,7 +307,7 @@ def _run_variants(engine: Engine, variants: list[Variant], requests: list[BuildR
     try:
         # The same Dockerfile twice (the PR gate's base-branch run): one build, inspect and scan serve both.
         for future in [pool.submit(pipeline, variant, request)
-                       for variant, request in list(zip(variants, requests))[:1 if twin else None]]:
+                       for variant, request in list(zip(variants, requests, strict=True))[:1 if twin else None]]:
             future.result()
         for future in list(followups):
             future.result()
@@ -396,8 +395,7 @@ class _Attempts:
         self.logs = options.output_dir / "fallback"
 
     def __call__(self, variant, number: int) -> Failure | None:
-        from .optimize.output import OutputPaths
-        from .optimize.output import write_outputs as write_optimized
+        from .optimize.output import OutputPaths, write_outputs as write_optimized
 
         self.logs.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=".fallback-", dir=self.options.output_dir))

@@ -87,7 +87,7 @@ def _table_of(path: Path, *, required: bool) -> dict | None:
         data = tomllib.loads(read_text(path, what="config file"))
     except tomllib.TOMLDecodeError as err:
         raise BadInput(f"{path}: invalid TOML: {err}") from None
-    if path.name == PYPROJECT or "tool" in data and "buildopt" in data.get("tool", {}):
+    if path.name == PYPROJECT or ("tool" in data and "buildopt" in data.get("tool", {})):
         section = data.get("tool", {}).get("buildopt")
         if section is None:
             return {} if required else None

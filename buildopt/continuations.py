@@ -43,7 +43,7 @@ class Compacted:
         """True when the parser found the instructions (and heredoc bodies) where they were predicted."""
         if len(commands) != len(self.spans):
             return False
-        return all(self.lines(c.start_line, c.end_line) == span for c, span in zip(commands, self.spans))
+        return all(self.lines(c.start_line, c.end_line) == span for c, span in zip(commands, self.spans, strict=True))
 
 
 def compact(text: str, min_run_lines: int = MIN_RUN_LINES) -> Compacted | None:

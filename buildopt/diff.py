@@ -37,7 +37,8 @@ class ImageSide:
         cuda = profile.cuda
         torch = None
         if cuda.torch_variant:
-            version = cuda.torch_version or (profile.package("torch", "pip").version if profile.package("torch", "pip") else "")
+            pip_torch = profile.package("torch", "pip")
+            version = cuda.torch_version or (pip_torch.version if pip_torch else "")
             torch = f"{version} ({cuda.torch_variant})".strip()
         return cls(profile.ref, profile.id, profile.size, profile.visible_size, profile.wasted_bytes,
                    profile.compressed_size, len(profile.layers), len(profile.files), profile.config.user,
@@ -233,7 +234,7 @@ def _package_index(packages: list[Package]) -> dict[tuple[str, str], tuple[str, 
     for package in packages:
         versions, size = index.get((package.manager, package.name), ([], 0))
         if package.version not in versions:
-            versions = versions + [package.version]
+            versions = [*versions, package.version]
         index[(package.manager, package.name)] = (versions, size + package.size)
     return {key: (", ".join(sorted(versions)), size) for key, (versions, size) in index.items()}
 
@@ -285,7 +286,7 @@ def _file_moves(items_a: list[tuple[str, int, str]], items_b: list[tuple[str, in
     for path in by_path_a.keys() & by_path_b.keys():
         if by_path_a[path][0] != by_path_b[path][0]:
             moves.append(FileMove("resized", path, path, by_path_a[path][0], by_path_b[path][0], by_path_b[path][1]))
-    unmatched_b = {}
+    unmatched_b: dict[tuple[str, int], list[str]] = {}
     for path in sorted(only_b):
         unmatched_b.setdefault((path.rpartition("/")[2], by_path_b[path][0]), []).append(path)
     for path in sorted(only_a):

@@ -9,6 +9,7 @@ parser directives, `# buildopt: ignore=` comments, and one-line errors for bad i
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,7 +148,7 @@ class Dockerfile:
             current = parent
 
 
-def substitute(text: str, variables: dict[str, str | None]) -> str:
+def substitute(text: str, variables: Mapping[str, str | None]) -> str:
     """Expand $VAR, ${VAR}, ${VAR:-default} and ${VAR:+alt} the way BuildKit does for FROM."""
 
     def replace(match: re.Match[str]) -> str:

@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
@@ -20,7 +20,7 @@ DEFAULT_BASE_IMAGES = ("python:3.11-slim",)
 TRIVY_DB_HOST = ("mirror.gcr.io", 443)
 
 
-class Status(str, Enum):
+class Status(str, Enum):  # noqa: UP042  (StrEnum would change str() and f-strings of a member)
     OK = "ok"
     WARN = "warn"  # works without it, with less
     FAIL = "fail"  # buildopt compare can't run without it
@@ -115,7 +115,7 @@ def _check_trivy_db(cache: Path) -> Check:
     updated = meta.get("UpdatedAt", "?")
     detail = f"schema v{meta.get('Version', '?')}, updated {updated[:10]}, in {cache}"
     next_update = _parse_time(meta.get("NextUpdate") or "")
-    if next_update is not None and next_update < datetime.now(timezone.utc):
+    if next_update is not None and next_update < datetime.now(UTC):
         return Check("trivy vuln DB", Status.WARN, detail + " (stale)", "let trivy update it, or refresh the mirror", required=False)
     return Check("trivy vuln DB", Status.OK, detail, required=False)
 

@@ -245,8 +245,7 @@ def docker_errors(what: str, *, missing: str | None = None) -> Iterator[None]:
     import docker
     import requests
     from python_on_whales.client_config import ClientNotFoundError
-    from python_on_whales.exceptions import DockerException as CliError
-    from python_on_whales.exceptions import NoSuchImage
+    from python_on_whales.exceptions import DockerException as CliError, NoSuchImage
 
     try:
         yield
@@ -313,7 +312,7 @@ def _inspect_config(ref: str) -> ImageConfig | None:
         return None  # not on this engine (never pulled here), or the engine went away
     config = data.get("Config") or {}
     env = tuple(tuple(item.split("=", 1)) if "=" in item else (item, "") for item in config.get("Env") or ())
-    return ImageConfig(ref, str(config.get("User") or ""), env)  # type: ignore[arg-type]
+    return ImageConfig(ref, str(config.get("User") or ""), env)
 
 
 @lru_cache(maxsize=1)

@@ -38,7 +38,7 @@ class Estimate:
     def label(self) -> str:
         return BASIS_LABELS.get(self.basis, self.basis)
 
-    def __add__(self, other: "Estimate") -> "Estimate":
+    def __add__(self, other: Estimate) -> Estimate:
         basis = self.basis if self.basis == other.basis else "mixed"
         source = self.source if self.source == other.source else f"{self.source}; {other.source}"
         return Estimate(self.bytes + other.bytes, basis, source)
@@ -98,9 +98,9 @@ def apt_set_kib(name: str, recommends: bool) -> int:
 def measured_set_for(package: str) -> str | None:
     """The measured package set that stands for `package` (gcc-12 -> "gcc g++", libreoffice-writer -> ...)."""
     name = package.split("=")[0].split(":")[0].lower()
-    if name in ("gcc", "g++", "cpp", "c++") or name.startswith(("gcc-", "g++-")) and name[4:5].isdigit():
+    if name in ("gcc", "g++", "cpp", "c++") or (name.startswith(("gcc-", "g++-")) and name[4:5].isdigit()):
         return "gcc g++"
-    if name == "clang" or name.startswith("clang-") and name[6:7].isdigit():
+    if name == "clang" or (name.startswith("clang-") and name[6:7].isdigit()):
         return "clang"
     if name in ("cargo", "rustc"):
         return "cargo rustc"
@@ -108,9 +108,9 @@ def measured_set_for(package: str) -> str | None:
         return "libreoffice-core"
     if name.startswith("texlive") and name != "texlive-full":
         return "texlive"
-    if name in ("default-jdk", "default-jdk-headless") or name.startswith("openjdk-") and "jdk" in name[8:]:
+    if name in ("default-jdk", "default-jdk-headless") or (name.startswith("openjdk-") and "jdk" in name[8:]):
         return "default-jdk" if name.startswith("default") else "openjdk-17-jdk-headless"
-    if name in ("default-jre", "default-jre-headless") or name.startswith("openjdk-") and "jre" in name[8:]:
+    if name in ("default-jre", "default-jre-headless") or (name.startswith("openjdk-") and "jre" in name[8:]):
         return "default-jre-headless"
     if name in ("chromium-driver", "chromium-headless-shell"):
         return "chromium"

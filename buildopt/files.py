@@ -17,6 +17,7 @@ permission) is exit 2; a full disk is exit 4.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -67,7 +68,7 @@ def _stat(path: Path) -> os.stat_result | None:
         raise BadInput(f"{str(path)!r}: not a valid path") from None
 
 
-def read_bytes(path: str | Path, *, limit: int = MAX_CONTEXT_FILE_BYTES, what: str = "file") -> bytes:
+def read_bytes(path: str | os.PathLike[str], *, limit: int = MAX_CONTEXT_FILE_BYTES, what: str = "file") -> bytes:
     """The bytes of a regular file of at most `limit` bytes; BadInput (exit 2) for anything else."""
     path = Path(path)
     info = _stat(path)
@@ -102,7 +103,7 @@ def read_bytes(path: str | Path, *, limit: int = MAX_CONTEXT_FILE_BYTES, what: s
         os.close(fd)
 
 
-def read_text(path: str | Path, *, limit: int = MAX_CONTEXT_FILE_BYTES, what: str = "file",
+def read_text(path: str | os.PathLike[str], *, limit: int = MAX_CONTEXT_FILE_BYTES, what: str = "file",
               errors: str = "strict", encoding: str = "utf-8") -> str:
     """A regular text file (see read_bytes); undecodable bytes are BadInput unless `errors` says otherwise."""
     raw = read_bytes(path, limit=limit, what=what)
@@ -158,7 +159,7 @@ def write_files(files: dict[Path, str], *, force: bool = False) -> list[Path]:
         check_output(path, force=force)
     temps: list[tuple[Path, Path]] = []
     try:
-        for path, text in zip(targets, files.values()):
+        for path, text in zip(targets, files.values(), strict=True):
             temps.append((_write_temp(path, text), path))
         for temp, path in temps:
             check_output(path, force=True)  # it may have become a FIFO or a device since the first check
@@ -173,10 +174,8 @@ def write_files(files: dict[Path, str], *, force: bool = False) -> list[Path]:
 
 
 def _remove(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 def _write_temp(path: Path, text: str) -> Path:

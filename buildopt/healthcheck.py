@@ -40,9 +40,8 @@ def _exit_zero_or_print(call: ast.Call) -> bool:
     name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
     if name == "print" and all(isinstance(a, ast.Constant) for a in call.args):
         return True
-    if name in ("exit", "quit", "_exit") and (not call.args or (isinstance(call.args[0], ast.Constant) and call.args[0].value in (0, None))):
-        return True
-    return False
+    return name in ("exit", "quit", "_exit") and (
+        not call.args or (isinstance(call.args[0], ast.Constant) and call.args[0].value in (0, None)))
 
 
 def _command_trivial(argv: list[str]) -> bool:
@@ -81,10 +80,7 @@ def healthcheck_kind(healthcheck) -> str:
         values = list(healthcheck.value)
         if not values or values[0].upper() == "NONE":
             return "none"
-        if healthcheck.json_form:
-            test = ["CMD", *values[1:]]
-        else:
-            test = ["CMD-SHELL", " ".join(values[1:])]
+        test = ["CMD", *values[1:]] if healthcheck.json_form else ["CMD-SHELL", " ".join(values[1:])]
     elif isinstance(healthcheck, dict):
         test = healthcheck.get("Test") or healthcheck.get("test") or []
     elif isinstance(healthcheck, str):

@@ -8,6 +8,7 @@ import threading
 import time
 
 from rich.console import Console
+from rich.status import Status
 
 
 class StageProgress:
@@ -15,14 +16,14 @@ class StageProgress:
         self.console = Console(stderr=True)
         self.interactive = self.console.is_terminal
         self.started = time.monotonic()
-        self._status = None
+        self._status: Status | None = None
         self._last_step: dict[str, str] = {}
         self._lock = threading.Lock()  # stages report from several threads (both variants at once)
 
-    def __enter__(self) -> "StageProgress":
+    def __enter__(self) -> StageProgress:
         if self.interactive:
-            self._status = self.console.status("starting")
-            self._status.__enter__()
+            self._status = status = self.console.status("starting")
+            status.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement
-from packaging.requirements import Requirement as _PkgRequirement
-from packaging.utils import canonicalize_name
+from packaging.requirements import InvalidRequirement, Requirement as _PkgRequirement
+from packaging.utils import NormalizedName, canonicalize_name
 
 from .files import read_text, read_text_if_exists
 
@@ -64,7 +63,7 @@ class RequirementSet:
     def names(self) -> set[str]:
         return {req.name for req in self.requirements}
 
-    def extend(self, other: "RequirementSet") -> None:
+    def extend(self, other: RequirementSet) -> None:
         for attr in ("requirements", "constraints", "index_urls", "extra_index_urls", "find_links", "editables",
                      "local_paths", "files", "missing"):
             getattr(self, attr).extend(getattr(other, attr))
@@ -83,7 +82,7 @@ class ProjectInfo:
 
     def expand_extras(self, wanted: set[str] | frozenset[str]) -> tuple[list[str], list[Requirement]]:
         """The extras `wanted` pulls in (self-references like all = ["pkg[a,b]"] followed) and their requirements."""
-        seen: list[str] = []
+        seen: list[NormalizedName] = []
         requirements: list[Requirement] = []
         pending = [canonicalize_name(extra) for extra in wanted]
         declared = {canonicalize_name(key): key for key in self.extras}
@@ -276,7 +275,7 @@ def _tool_indexes(data: dict) -> list[str]:
 
 
 def _requirements_of(items, source: Path) -> list[Requirement]:
-    found = []
+    found: list[Requirement] = []
     if not isinstance(items, list):
         return found
     for index, item in enumerate(items, start=1):

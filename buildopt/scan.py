@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -572,10 +572,8 @@ def _cleanup(workdir: Path, root: Path, empty: Path) -> None:
             subprocess.run(["umount", "--lazy", str(root)], check=False, capture_output=True)
     for path in (root, empty, workdir):
         # rmdir, never rmtree: if the unmount failed, this fails too instead of walking into the image's layers.
-        try:
+        with suppress(FileNotFoundError):
             path.rmdir()
-        except FileNotFoundError:
-            pass
 
 
 def _is_mountpoint(path: Path) -> bool:

@@ -16,6 +16,7 @@ removed whatever happens, Ctrl-C included.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -258,10 +259,8 @@ class ContainerRunner:
             self.remove(container)
 
     def remove(self, container) -> None:
-        try:
+        with contextlib.suppress(Exception):
             container.remove(force=True)
-        except Exception:
-            pass
         self.live.discard(container.id)
 
     def cleanup(self) -> None:

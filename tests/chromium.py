@@ -11,6 +11,7 @@ networking ones Chromium keeps trying to reach Google's hosts, which this closed
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -92,10 +93,8 @@ class Chromium:
     def __exit__(self, *exc) -> None:
         try:
             if self.process.poll() is None:
-                try:
+                with contextlib.suppress(BrowserError, OSError, ValueError):
                     self.send("Browser.close", timeout_s=5)
-                except (BrowserError, OSError, ValueError):
-                    pass
                 try:
                     self.process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
@@ -103,10 +102,8 @@ class Chromium:
                     self.process.wait()
         finally:
             for fd in (self._to_browser, self._from_browser):
-                try:
+                with contextlib.suppress(OSError):
                     os.close(fd)
-                except OSError:
-                    pass
             self._log.close()
             shutil.rmtree(self.profile, ignore_errors=True)
 
@@ -146,10 +143,8 @@ class Chromium:
         return json.loads(message)
 
     def _stderr_tail(self) -> str:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
         self._log.seek(0)
         return f"exit {self.process.poll()}: " + self._log.read().decode(errors="replace")[-800:]
 

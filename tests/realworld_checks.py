@@ -203,7 +203,7 @@ class StageView:
     name: str | None
     base: str
     instructions: list
-    parent: "StageView | None" = None
+    parent: StageView | None = None
 
 
 def stages_of(text: str) -> tuple[list[StageView], dict[str, str]]:
@@ -425,7 +425,7 @@ def ignored(rel: str, patterns: list[str]) -> bool:
 
 
 def _copy(fs: FsModel, ins) -> None:
-    words = [unquote(expand(word, fs.variables)) for word in (ins.value if ins.json_form else ins.value)]
+    words = [unquote(expand(word, fs.variables)) for word in ins.value]
     if len(words) < 2:
         return
     sources, dest = words[:-1], words[-1]
@@ -458,8 +458,8 @@ def _copy(fs: FsModel, ins) -> None:
                     continue
                 fs.create(norm(child.relative_to(src).as_posix(), dest), owner)
         else:
-            target = posixpath.join(dest, posixpath.basename(source)) if into_dir or fs.owner.get(dest) is not None and \
-                dest in fs.owner and not posixpath.splitext(dest)[1] else dest
+            target = posixpath.join(dest, posixpath.basename(source)) if into_dir or (fs.owner.get(dest) is not None and \
+                dest in fs.owner and not posixpath.splitext(dest)[1]) else dest
             rel = source.lstrip("./")
             if not ignored(rel, fs.ignore):
                 fs.create(target, owner)
@@ -681,7 +681,7 @@ def compose_targets(context: Path | None) -> list[str]:
 
 def required_paths(text: str, context: Path | None, facts: dict, fs: FsModel) -> list[tuple[str, str]]:
     """(path, why) the app writes at run time."""
-    views, global_args = stages_of(text)
+    views, _global_args = stages_of(text)
     paths = []
     variables = dict(fs.variables)
     for view in chain(views[-1]):
@@ -780,10 +780,10 @@ def check_chown(original: str, output: str, context: Path | None, ignore_text: s
         raw = " ".join(command.raw)
         if raw in existing or command.before == "||" or command.after == "||":
             return
-        operands = [(w, r) for w, r in zip(command.argv[1:], command.raw[1:]) if not w.startswith("-")][1:]
+        operands = [(w, r) for w, r in zip(command.argv[1:], command.raw[1:], strict=False) if not w.startswith("-")][1:]
         words = [w for w, _ in operands]
         split_words: set[int] = set()
-        for index, (word, raw_word) in enumerate(operands):
+        for index, (_word, raw_word) in enumerate(operands):
             expanded = expand(raw_word.strip("'\"") if raw_word.startswith("'") else raw_word, fs.variables)
             value = unquote(expanded)
             leftover = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", value)
@@ -855,9 +855,7 @@ def install_items(argv: list[str]) -> tuple[str, list[str]] | None:
     if tool == "apk" and "add" in argv:
         return "apk", [a for a in argv[argv.index("add") + 1:] if not a.startswith("-") and not a.startswith(".")]
     pip_at = None
-    if re.match(r"^(pip3?|.*/pip3?)$", tool) and "install" in argv:
-        pip_at = argv.index("install")
-    elif tool.startswith("python") and argv[1:3] == ["-m", "pip"] and "install" in argv:
+    if (re.match(r"^(pip3?|.*/pip3?)$", tool) and "install" in argv) or (tool.startswith("python") and argv[1:3] == ["-m", "pip"] and "install" in argv):
         pip_at = argv.index("install")
     elif tool == "uv" and argv[1:3] == ["pip", "install"]:
         pip_at = 2
@@ -899,7 +897,7 @@ def _command_key(argv: list[str]) -> str | None:
         return None
     if tool in ("apt-get", "apt") and any(a in ("clean", "update", "autoremove", "purge", "upgrade") for a in argv[1:]):
         return None
-    if tool in ("python", "python3") and argv[1:3] == ["-m", "venv"] or tool == "uv" and argv[1:2] == ["venv"] \
+    if (tool in ("python", "python3") and argv[1:3] == ["-m", "venv"]) or (tool == "uv" and argv[1:2] == ["venv"]) \
             or tool in ("virtualenv",):
         return None
     if tool in ("find", "pip", "pip3") or (tool == "rm" and any("site-packages" in a or "venv" in a for a in argv)):
@@ -907,7 +905,7 @@ def _command_key(argv: list[str]) -> str | None:
     if tool in ("mkdir", "chown", "useradd", "adduser", "groupadd", "addgroup"):
         return None  # accounted for by their effect (`_effects`): the rewrite may regroup them
     words = [w for w in argv if not re.fullmatch(r"-[-a-zA-Z0-9]*(=.*)?", w)]
-    return " ".join([posixpath.basename(words[0])] + words[1:]) if words else None
+    return " ".join([posixpath.basename(words[0]), *words[1:]]) if words else None
 
 
 def _effects(argv: list[str], variables: dict[str, str], cwd: str) -> set[tuple[str, str]]:
@@ -931,8 +929,7 @@ def _effects(argv: list[str], variables: dict[str, str], cwd: str) -> set[tuple[
     if tool == "chown" and len(args) > 1:
         return {("owned", norm(a, cwd)) for a in args[1:] if "$" not in a}
     if tool in ("useradd", "adduser", "groupadd", "addgroup") and args:
-        return {("user" if tool in ("useradd", "adduser") else "group", args[-1] if tool != "addgroup" or len(args) == 1
-                 else args[-1])}
+        return {("user" if tool in ("useradd", "adduser") else "group", args[-1])}
     return set()
 
 

@@ -45,7 +45,7 @@ def local_registry() -> Iterator[str]:
                 probe.bind(("127.0.0.1", 0))
                 port = probe.getsockname()[1]
             (Path(workdir) / "config.yml").write_text(CONFIG.format(root=Path(workdir) / "storage", port=port))
-            log = open(Path(workdir) / "registry.log", "w")
+            log = open(Path(workdir) / "registry.log", "w")  # noqa: SIM115  (the registry writes to it; closed below)
             process = subprocess.Popen(["docker-registry", "serve", str(Path(workdir) / "config.yml")],
                                        stdout=log, stderr=subprocess.STDOUT)
             if _answers(port, process):

@@ -17,8 +17,7 @@ from datetime import UTC, date, datetime
 from ..engine import Engine, GpuFacts, connect
 from ..promote.backup import BackupTag, find_backups
 from ..score import SecurityFacts, SecurityScore, security_score
-from . import categories
-from . import savings as savings_mod
+from . import categories, savings as savings_mod
 from .containers import ContainerRecord, list_containers
 from .findings import (
     Finding,

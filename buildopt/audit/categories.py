@@ -83,12 +83,12 @@ def categorize(repo_tags: list[str], repo_digests: list[str]) -> str:
     """custom, third-party or official for an image's tags and digests (see the module docstring)."""
     for name in map(parse_name, repo_digests or []):
         # Pulled from docker.io/library: official whatever its name.
-        if name.registry == "docker.io" and name.repository.startswith("library/") or name.short in DATABASES:
+        if (name.registry == "docker.io" and name.repository.startswith("library/")) or name.short in DATABASES:
             return OFFICIAL
     for name in map(parse_name, repo_tags or []):
         # A bare local tag (myapp:latest) is not proof of an official image; a known library name is.
         library = name.registry == "docker.io" and name.repository.startswith("library/")
-        if library and name.short in OFFICIAL_LIBRARY or name.short in DATABASES:
+        if (library and name.short in OFFICIAL_LIBRARY) or name.short in DATABASES:
             return OFFICIAL
     return THIRD_PARTY if repo_digests else CUSTOM
 

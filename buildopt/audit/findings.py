@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from ..engine import GpuFacts
 from ..knowledge import ML_DISTRIBUTIONS, ML_WORDS
 from ..score import SecurityFacts
 from .checks.base import (
@@ -29,7 +30,6 @@ from .checks.base import (
 from .checks.context import HistoryContext, ProfileContext, StepFacts, step_facts
 from .checks.eol_python import python_from_config, python_in_profile
 from .checks.registry import CHECKS
-from ..engine import GpuFacts
 from .inventory import ImageDetails
 
 if TYPE_CHECKING:

@@ -173,7 +173,7 @@ def number_layers(history: list[dict], layer_count: int) -> list[HistoryLayer]:
     """
     steps = list(reversed(history))
     with_bytes = [bool(step.get("Size")) for step in steps]
-    filesystem = [made or _filesystem_step(step.get("CreatedBy") or "") for step, made in zip(steps, with_bytes)]
+    filesystem = [made or _filesystem_step(step.get("CreatedBy") or "") for step, made in zip(steps, with_bytes, strict=True)]
     chosen = next((flags for flags in (with_bytes, filesystem) if sum(flags) == layer_count), None)
     out, index = [], 0
     for position, step in enumerate(steps):

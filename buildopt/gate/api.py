@@ -3,6 +3,7 @@ one sticky comment. urllib and `GITHUB_API_URL`, so tests point it at a local fa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -51,10 +52,11 @@ class GitHubClient:
             if not isinstance(items, list):
                 raise GitHubAPIError(f"GET {path}: expected a list")
             yield from (item for item in items if isinstance(item, dict))
-            url = _next_link(headers.get("Link", ""))
+            next_url = _next_link(headers.get("Link", ""))
             # The token only ever goes to the API host it was configured for.
-            if not url or not url.startswith(self.api_url + "/"):
+            if not next_url or not next_url.startswith(self.api_url + "/"):
                 return
+            url = next_url
 
     def _send(self, method: str, url: str, body: dict | None):
         request = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode())
@@ -71,10 +73,8 @@ class GitHubClient:
                 headers = dict(response.headers.items())
         except urllib.error.HTTPError as err:
             detail = ""
-            try:
+            with contextlib.suppress(ValueError, AttributeError):
                 detail = json.loads(err.read() or b"{}").get("message", "")
-            except (ValueError, AttributeError):
-                pass
             hint = " (a pull_request run from a fork has a read-only token: comment from workflow_run)" \
                 if err.code == 403 else None
             raise GitHubAPIError(f"{where}: HTTP {err.code} {detail}".rstrip(), hint=hint) from None

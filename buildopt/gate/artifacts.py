@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from ..errors import BadInput
 from ..report import typed_json
@@ -24,6 +26,8 @@ MAX_REPORT_BYTES = 8 * 1024 * 1024
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
 MAX_ARTIFACTS = 64
 MAX_ENTRIES = 64
+
+T = TypeVar("T")
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _DIGITS = re.compile(r"^[0-9]{1,10}$")
@@ -76,7 +80,7 @@ def load_artifacts(dirs: list[Path], expected_head_sha: str | None = None) -> Ar
                 raise UntrustedArtifact(f"entry name {entry.name!r} appears twice")
             if entry.report:
                 raw = read_capped(directory, entry.report, MAX_REPORT_BYTES, budget)
-                reports[entry.name] = _untrusted(lambda: CompareReport.from_json(raw, entry.report))
+                reports[entry.name] = _untrusted(CompareReport.from_json, raw, entry.report)
             entries.append(entry)
         if len(entries) > MAX_ENTRIES:
             raise UntrustedArtifact(f"more than {MAX_ENTRIES} Dockerfiles in the artifacts")
@@ -121,10 +125,10 @@ def _parse_json(data: bytes, what: str):
         raise UntrustedArtifact(f"{what}: not valid UTF-8 JSON") from None
 
 
-def _untrusted(read):
-    """The typed readers raise BadInput; in an artifact that is an UntrustedArtifact."""
+def _untrusted(read: Callable[..., T], *args: Any) -> T:
+    """read(*args), whose BadInput (the typed readers' error) is an UntrustedArtifact here."""
     try:
-        return read()
+        return read(*args)
     except UntrustedArtifact:
         raise
     except BadInput as err:
@@ -141,9 +145,10 @@ def _validate_gate(gate) -> tuple[int | None, str, list[GateEntry]]:
         raise UntrustedArtifact(f"{GATE_FILE}: no pull request (was the gate run on a pull_request event?)")
     else:
         raw_number, sha = pr.get("number"), pr.get("head_sha")
-        if isinstance(raw_number, bool) or not _DIGITS.match(str(raw_number)) or int(raw_number) < 1:
-            raise UntrustedArtifact(f"{GATE_FILE}: pull request number {str(raw_number)[:40]!r} is not a number")
-        number = int(raw_number)
+        digits = str(raw_number)
+        if isinstance(raw_number, bool) or not _DIGITS.match(digits) or int(digits) < 1:
+            raise UntrustedArtifact(f"{GATE_FILE}: pull request number {digits[:40]!r} is not a number")
+        number = int(digits)
     if not isinstance(sha, str) or not _SHA.match(sha):
         raise UntrustedArtifact(f"{GATE_FILE}: head sha {str(sha)[:60]!r} is not a 40-hex commit id")
     raw_entries = gate.get("entries")
@@ -151,7 +156,7 @@ def _validate_gate(gate) -> tuple[int | None, str, list[GateEntry]]:
         raise UntrustedArtifact(f"{GATE_FILE}: entries must be a list of at most {MAX_ENTRIES}")
     entries = []
     for index, raw in enumerate(raw_entries):
-        entry = _untrusted(lambda: typed_json.load(GateEntry, raw, f"{GATE_FILE}: entries[{index}]"))
+        entry = _untrusted(typed_json.load, GateEntry, raw, f"{GATE_FILE}: entries[{index}]")
         if entry.report is not None and entry.report != f"{entry.name}/report.json":
             raise UntrustedArtifact(f"{GATE_FILE}: entry {entry.name}: unexpected report path")
         entries.append(entry)

@@ -20,7 +20,6 @@ from .events import load_event, workflow_run_from_event
 from .model import GateEntry
 from .outputs import write_file
 
-
 HEAD_SHA_MARKER = "<!-- buildopt-head-sha: {sha} -->"
 
 

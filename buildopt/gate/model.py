@@ -28,14 +28,14 @@ class GateEntry:
     exit_code: int
     report: str | None = None  # relative to the output dir
     context: str | Absent = ABSENT
-    error: str | None | Absent = None
-    baseline: str | None | Absent = None  # what the comparison used as its baseline
-    baseline_note: str | None | Absent = None  # why there is none, when there is none
-    baseline_label: str | None | Absent = None  # e.g. "origin/main", for the comment's "against" line
-    baseline_size: int | None | Absent = None  # the baseline's image size, when the baseline is a report
-    budget_source: str | None | Absent = None  # e.g. "app/buildopt.toml on origin/main"; None: no budget
-    budget_note: str | None | Absent = None  # why the budget isn't the base branch's, when it isn't
-    scan_note: str | None | Absent = None  # e.g. why the images weren't scanned (scan-failure: warn)
+    error: str | Absent | None = None
+    baseline: str | Absent | None = None  # what the comparison used as its baseline
+    baseline_note: str | Absent | None = None  # why there is none, when there is none
+    baseline_label: str | Absent | None = None  # e.g. "origin/main", for the comment's "against" line
+    baseline_size: int | Absent | None = None  # the baseline's image size, when the baseline is a report
+    budget_source: str | Absent | None = None  # e.g. "app/buildopt.toml on origin/main"; None: no budget
+    budget_note: str | Absent | None = None  # why the budget isn't the base branch's, when it isn't
+    scan_note: str | Absent | None = None  # e.g. why the images weren't scanned (scan-failure: warn)
 
     ORDER = ("name", "dockerfile", "context", "exit_code", "report", "error", "baseline", "baseline_note",
              "baseline_label", "baseline_size", "budget_source", "budget_note", "scan_note")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from ..errors import BadInput, ExitCode
 from ..files import ensure_dir, read_text
+from ..plan import entry_name
 from ..report import compare_report, sarif, typed_json
 from ..report.compare_schema import CompareReport
-from ..plan import entry_name
 from . import git
 from .comment import render_comment
 from .events import PullRequest, load_event, pull_request_from_event
@@ -114,7 +114,7 @@ def run_gate(inputs: GateInputs, environ: Mapping[str, str] = os.environ,
                 trees[ref] = git.export_ref(ref, destination, log)
             return trees[ref]
 
-        for dockerfile, name in zip(inputs.dockerfiles, names):
+        for dockerfile, name in zip(inputs.dockerfiles, names, strict=True):
             context = inputs.context or str(Path(dockerfile).parent)
             entry_dir = output_dir / name
             entry = GateEntry(name=name, dockerfile=dockerfile, context=context, exit_code=0, scan_note=scan.note)
@@ -242,9 +242,9 @@ def _budget(inputs: GateInputs, dockerfile: str, context: str, tree: Path | None
     own = _describe_own_budget(inputs, dockerfile, context)
     if inputs.budget_from != "base":
         return own_args, own, None
-    label = (ref[:12] if re.fullmatch(r"[0-9a-f]{40}", ref or "") else ref) or "the base branch"
     if ref is None:  # not a pull request (a push to the default branch): its own budget is the base's
         return own_args, own, None
+    label = (ref[:12] if re.fullmatch(r"[0-9a-f]{40}", ref) else ref) or "the base branch"
     if tree is None:
         return own_args, own, f"budget from this PR: {label} could not be read"
     relative = git.relative_to_repo(inputs.budget) if inputs.budget else None

@@ -71,24 +71,28 @@ def inspect_image(ref: str, reader: str = "auto", *, compressed: bool = False, e
     engine = engine or current()
     image = engine.image_attrs(ref)
     chosen, via, fallback = choose_reader(engine, image, reader)
-    config_bytes = None
-    if chosen == overlay2.NAME and via == helper.NAME:
-        try:
-            config_bytes, scans = helper.read_layers(image, engine.docker_root, wanted, compressed=compressed,
-                                                     cache=engine.scan_cache)
-        except HelperFailed as err:
-            if reader == overlay2.NAME:
-                raise EnvironmentMissing(f"the overlay2 reader can't read {image.get('Id', '')[:19]}: {err}",
-                                         hint="use --reader archive") from None
-            chosen, via, fallback = archive.NAME, "stream", str(err)
-    elif chosen == overlay2.NAME:
-        config_bytes = overlay2.read_config(image, engine.docker_root)
-        scans = overlay2.scan_layers(overlay2.layer_dirs(image), wanted, compressed=compressed, cache=engine.scan_cache)
+    config_bytes: bytes | None = None
+    if chosen == overlay2.NAME:
+        docker_root = engine.docker_root
+        assert docker_root, "choose_reader picks overlay2 only when the engine gave its data root"
+        if via == helper.NAME:
+            try:
+                config_bytes, scans = helper.read_layers(image, docker_root, wanted, compressed=compressed,
+                                                         cache=engine.scan_cache)
+            except HelperFailed as err:
+                if reader == overlay2.NAME:
+                    raise EnvironmentMissing(f"the overlay2 reader can't read {image.get('Id', '')[:19]}: {err}",
+                                             hint="use --reader archive") from None
+                chosen, via, fallback = archive.NAME, "stream", str(err)
+        else:
+            config_bytes = overlay2.read_config(image, docker_root)
+            scans = overlay2.scan_layers(overlay2.layer_dirs(image), wanted, compressed=compressed, cache=engine.scan_cache)
     if chosen == archive.NAME:
         saved = archive.scan_save_stream(archive.stream_image(engine.client, image["Id"]), wanted,
                                          image_id=image["Id"], compressed=compressed)
         config_bytes = saved.config
         scans = saved.layers
+    assert config_bytes is not None, f"reader {chosen}"  # each reader above reads the config, or raises
     profile = profile_from_layers(ref, image, json.loads(config_bytes), scans, reader=chosen)
     profile.reader_via, profile.reader_fallback = via, fallback
     if compressed:

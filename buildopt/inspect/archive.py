@@ -189,7 +189,8 @@ class SavedImage:
 def scan_save_stream(chunks: Iterable[bytes], wanted: WantedFn, *, image_id: str = "", compressed: bool = False) -> SavedImage:
     source = ForwardReader(chunks)
     try:
-        with tarfile.open(fileobj=source, mode="r:") as outer:  # closing the TarFile leaves the stream to us
+        # typeshed's tarfile wants a file that also writes; mode "r:" only reads. Closing the TarFile leaves the stream to us.
+        with tarfile.open(fileobj=source, mode="r:") as outer:  # type: ignore[call-overload]
             small, scans, aliases = _read_members(outer, source, wanted, compressed)
     except tarfile.ReadError as err:
         raise BadInput(f"unreadable docker save stream: {err}") from None
@@ -221,7 +222,7 @@ def _read_members(outer: tarfile.TarFile, source: ForwardReader, wanted: WantedF
         member = outer.next()
         if member is None:
             break
-        outer.members.clear()  # tarfile keeps every header otherwise
+        outer.members.clear()  # type: ignore[attr-defined]  # tarfile keeps every header otherwise (not in the stub)
         name = normalize(member.name)
         if member.issym() or member.islnk():
             # Legacy layout: a layer shared by two images is a link to the other's layer.tar.
@@ -259,15 +260,15 @@ def _scan_layer_member(window: Window, size: int, head: bytes, name: str, wanted
                        compressed: bool) -> LayerScan:
     compressor = zlib.compressobj(6, zlib.DEFLATED, 31) if compressed else None
     counted = [0]
-
-    def sink(data: bytes) -> None:
-        counted[0] += len(compressor.compress(data))
-
     is_gzip = head[:2] == b"\x1f\x8b"
     if head[:4] == _ZSTD_MAGIC:
         raise BadInput(f"layer {name} is zstd-compressed; use --reader overlay2")
     # The 512 bytes already read go first; then the rest of the member streams through.
     if compressor is not None and not is_gzip:
+
+        def sink(data: bytes) -> None:
+            counted[0] += len(compressor.compress(data))
+
         sink(head)
         window.tee(sink)
     stream = _Prefixed(head, window)
@@ -337,7 +338,7 @@ def scan_layer_tar(fileobj, key: str, wanted: WantedFn) -> LayerScan:
             info = tar.next()
             if info is None:
                 break
-            tar.members.clear()
+            tar.members.clear()  # type: ignore[attr-defined]  # as in _read_members
             path = normalize(info.name)
             if not path:
                 continue
@@ -352,7 +353,9 @@ def scan_layer_tar(fileobj, key: str, wanted: WantedFn) -> LayerScan:
             if info.isreg():
                 add(path, REG, info.size, mode, info.uid)
                 if wanted(path) and info.size <= MAX_CAPTURE:
-                    builder.capture(path, tar.extractfile(info).read())
+                    extracted = tar.extractfile(info)
+                    assert extracted is not None  # a regular file's member
+                    builder.capture(path, extracted.read())
             elif info.isdir():
                 add(path, DIR, 0, mode, info.uid)
             elif info.issym():

@@ -89,6 +89,7 @@ def _parse(output: bytes, wanted: WantedFn) -> tuple[bytes | None, dict[str, Lay
             records.append(("c", record[1], base64.b64decode(record[2])))
         elif kind == "z":
             finish()
+            assert layer is not None  # the walker writes a layer's gzip size right after its records
             scans[layer].compressed_size = record[1]
             layer, records = None, []
         elif kind in ("L", "C"):

@@ -41,7 +41,7 @@ def layer_dirs(image: dict) -> list[str]:
     if not upper:
         return []
     lower = [path for path in (data.get("LowerDir") or "").split(":") if path]
-    return list(reversed(lower)) + [upper]
+    return [*reversed(lower), upper]
 
 
 def config_path(image: dict, docker_root: str) -> str:
@@ -117,7 +117,7 @@ def scan_layers(dirs: list[str], wanted: WantedFn, *, compressed: bool = False, 
     if compressed and todo:
         workers = max(1, min(len(todo), os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for path, size in zip(todo, pool.map(walk.gzip_tar_size, todo)):
+            for path, size in zip(todo, pool.map(walk.gzip_tar_size, todo), strict=True):
                 scans[path].compressed_size = size
     for path, scan in scans.items():
         cache[(path, compressed)] = scan

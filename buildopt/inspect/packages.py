@@ -168,7 +168,7 @@ def torch_build(contents: dict[str, bytes]) -> tuple[str | None, str | None, str
 
 
 def passwd_uids(contents: dict[str, bytes]) -> dict[str, int]:
-    uids = {}
+    uids: dict[str, int] = {}
     for line in contents.get("etc/passwd", b"").decode("utf-8", "replace").splitlines():
         parts = line.split(":")
         if len(parts) >= 3 and parts[2].isdigit():

@@ -106,7 +106,7 @@ def optimize(parsed: Dockerfile, findings: Sequence[Finding], options: OptimizeO
             return result
         if not reasons:
             return OptimizationResult(parsed.text, [], OptimizeMode.UNCHANGED,
-                                      ["no transform had anything to fix"] + _left_alone([], findings))
+                                      ["no transform had anything to fix", *_left_alone([], findings)])
 
     text, changes, notes = fix_in_place(parsed, options, users)
     applied = [change for change in changes if change.status is ChangeStatus.APPLIED]

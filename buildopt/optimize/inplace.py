@@ -77,9 +77,9 @@ def fix_in_place(dockerfile: Dockerfile, options: OptimizeOptions,
                     no_cache_env = value.strip().lower() not in ("", "0", "false", "no", "off")
             if ins.cmd != "RUN" or ins.json_form or ins.heredocs:
                 continue
-            if not _fix_run(dockerfile, edits, ins, no_cache_env, options.skip, found):
-                if re.search(r"\b(apt-get|pip3?)\b", ins.original):
-                    notes.append(f"line {ins.line}: RUN left as written (shell control flow or comments)")
+            if not _fix_run(dockerfile, edits, ins, no_cache_env, options.skip, found) and re.search(
+                    r"\b(apt-get|pip3?)\b", ins.original):
+                notes.append(f"line {ins.line}: RUN left as written (shell control flow or comments)")
     if found.recommends:
         changes.append(Change(["BO106"], "apt-get install --no-install-recommends", lines=found.recommends,
                               key=APT_RECOMMENDS))

@@ -29,7 +29,7 @@ class OptimizeMode(StrEnum):
     UNCHANGED = "unchanged"  # nothing to do, or nothing that could be shown safe
 
 
-class ChangeStatus(str, Enum):
+class ChangeStatus(str, Enum):  # noqa: UP042  (StrEnum would change str() and f-strings of a member)
     APPLIED = "applied"  # in the optimized Dockerfile
     ADVISED = "advised"  # not applied: it couldn't be shown safe, or it was skipped; `reason` says why
 

@@ -54,9 +54,8 @@ def check_output_dir(paths: OutputPaths) -> None:
 def write_outputs(result: OptimizationResult, paths: OutputPaths, *, force: bool = False, source: Path | None = None) -> list[Path]:
     """Write the result's files; refuse (BadInput, nothing written) when one exists and `force` is off."""
     files = paths.planned(result)
-    if source is not None and any(_same(path, source) for path in files):
-        if not force:
-            raise BadInput(f"{source}: the output would overwrite the input (choose another -o, or add --force)")
+    if source is not None and any(_same(path, source) for path in files) and not force:
+        raise BadInput(f"{source}: the output would overwrite the input (choose another -o, or add --force)")
     return write_files(files, force=force)
 
 

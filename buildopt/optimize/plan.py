@@ -129,7 +129,7 @@ class PipCommand:
         """(index, value) of package specs and paths, editable targets included."""
         found: list[tuple[int, str]] = []
         values = self.values
-        for index, (value, role) in enumerate(zip(values, shell.argument_roles(values))):
+        for index, (value, role) in enumerate(zip(values, shell.argument_roles(values), strict=False)):
             if role is None:
                 found.append((index, value))
             elif role == "--editable":

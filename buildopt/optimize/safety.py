@@ -22,6 +22,7 @@ import shlex
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import ClassVar
 
 from .. import shell
 from ..dockerfile import Dockerfile, Instruction, env_pairs
@@ -198,7 +199,7 @@ class _ImageView:
                         if pattern is not None:  # Docker's globs match one path element per pattern element
                             parts = rel.split("/")
                             if len(parts) < len(pattern) or not all(
-                                    fnmatch.fnmatchcase(part, element) for part, element in zip(parts, pattern)):
+                                    fnmatch.fnmatchcase(part, element) for part, element in zip(parts, pattern, strict=False)):
                                 continue
                             inner = "/".join(parts[len(pattern):])
                             # a matched directory's contents land in dest; a matched file lands in it by name
@@ -586,7 +587,7 @@ class _PythonWrites(ast.NodeVisitor):
     defaults (`os.environ.get("DATA_DIR", "/data")`, or the Dockerfile's ENV value) and path joins are followed."""
 
     _OPEN_WRITE = re.compile(r"[wax+]")
-    _FILE_CALLS = {"connect": "a SQLite database", "FileHandler": "a log file", "RotatingFileHandler": "a log file",
+    _FILE_CALLS: ClassVar[dict[str, str]] = {"connect": "a SQLite database", "FileHandler": "a log file", "RotatingFileHandler": "a log file",
                    "TimedRotatingFileHandler": "a log file", "WatchedFileHandler": "a log file"}
 
     def __init__(self, image: _ImageView, path: str):
@@ -596,11 +597,11 @@ class _PythonWrites(ast.NodeVisitor):
         self.found: list[tuple[str, str]] = []
 
     def scan(self, tree: ast.Module) -> list[tuple[str, str]]:
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                value = self.value(node.value)
+        for statement in tree.body:
+            if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
+                value = self.value(statement.value)
                 if value is not None:
-                    self.names[node.targets[0].id] = value
+                    self.names[statement.targets[0].id] = value
         self.visit(tree)
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -681,7 +682,7 @@ def _is_environ(func: ast.AST) -> bool:
         owner = func.value
         if func.attr == "getenv":
             return True
-        return isinstance(owner, ast.Attribute) and owner.attr == "environ" or isinstance(owner, ast.Name) and owner.id == "environ"
+        return (isinstance(owner, ast.Attribute) and owner.attr == "environ") or (isinstance(owner, ast.Name) and owner.id == "environ")
     return isinstance(func, ast.Name) and func.id == "getenv"
 
 

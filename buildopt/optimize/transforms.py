@@ -102,7 +102,7 @@ def split_stages(plan: OptimizationPlan, options: OptimizeOptions) -> list[Chang
     builder_only = [package for package in plan.apt_packages if is_build_only(package)]
     changes: list[Change] = []
     if builder_only:
-        kept = [runtime_for(package) for package in builder_only if runtime_for(package)]
+        kept = [library for package in builder_only if (library := runtime_for(package))]
         text = f"multi-stage build: {', '.join(builder_only)} only in the builder stage"
         if kept:
             text += f"; the runtime stage gets the libraries they build against ({', '.join(kept)})"
@@ -542,9 +542,9 @@ def _service_import(plan: OptimizationPlan) -> str | None:
     from packaging.utils import canonicalize_name
 
     frameworks = [canonicalize_name(name) for name in SERVICE_FRAMEWORKS]
-    for name in frameworks:
-        if name in plan.python_packages:
-            return import_name(name)
+    for framework in frameworks:
+        if framework in plan.python_packages:
+            return import_name(framework)
     for name in plan.python_packages:
         if name not in HEAVY_IMPORTS:
             module = import_name(name)

@@ -231,8 +231,8 @@ def rollback(request: PromoteRequest, say: Callable[[str], None] = lambda messag
                          http=_smoke_http(compose_file, request.config_file), settle_s=request.settle_s,
                          interval_s=healthcheck_interval(service.config, old_config))
     outcome = PromoteOutcome(action="rollback-plan", service=service, state=state, record=record,
-                             steps=rollback_plan(client, service, state, record)
-                             + [f"wait up to {request.timeout_s:g} s: {probe.detail}"])
+                             steps=[*rollback_plan(client, service, state, record),
+                                    f"wait up to {request.timeout_s:g} s: {probe.detail}"])
     if request.dry_run:
         return outcome
     record.reason = "--rollback"
@@ -252,7 +252,9 @@ def rollback(request: PromoteRequest, say: Callable[[str], None] = lambda messag
 
 def _swap_and_wait(client, service: ComposeService, override, pre: Preflight, old_mounts: list[dict],
                    timeout_s: float, say) -> HealthResult:
-    containers = lambda: service_containers(client, service.project, service.name)
+    def containers():
+        return service_containers(client, service.project, service.name)
+
     try:
         compose_up(service, override)
     except SwapFailed as err:

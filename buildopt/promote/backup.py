@@ -120,8 +120,9 @@ def find_backups(records: Iterable) -> list[BackupTag]:
         held = [tag for tag in record.repo_tags if tag not in backups]
         if record.containers > 0:
             held.append(f"{record.containers} container(s)")
-        for tag in backups:
-            found.append(BackupTag(tag=tag, image_id=record.id, created=backup_time(tag), size=record.size,
+        for tag, created in ((tag, backup_time(tag)) for tag in backups):
+            assert created is not None  # `backups` holds only tags with a backup time
+            found.append(BackupTag(tag=tag, image_id=record.id, created=created, size=record.size,
                                    frees=0 if held else record.unique_size, held_by=tuple(held),
                                    other_backups=tuple(t for t in backups if t != tag)))
     return sorted(found, key=lambda b: (b.created, b.tag), reverse=True)

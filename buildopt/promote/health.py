@@ -57,7 +57,7 @@ def effective_healthcheck(service_config: dict, image_config: dict) -> list | No
     test = compose.get("test") or (image_config.get("Healthcheck") or {}).get("Test")
     if isinstance(test, str):
         test = ["CMD-SHELL", test]
-    return None if healthcheck_kind(test) == "none" else list(test)
+    return None if test is None or healthcheck_kind(test) == "none" else list(test)
 
 
 def healthcheck_interval(service_config: dict, image_config: dict) -> float:

@@ -22,7 +22,7 @@ from .health import (
     effective_healthcheck,
     healthcheck_interval,
 )
-from .probes import ImageFacts, RunningFacts, probe_image, probe_running
+from .probes import ImageFacts, MountAccess, RunningFacts, probe_image, probe_running
 from .project import ComposeService
 
 _ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
@@ -69,7 +69,7 @@ class MountCheck:
     writable: bool  # mounted read-write
     anonymous: bool = False
     carried: bool = True  # compose will mount it in the new container
-    access: object | None = None  # probes.MountAccess for writable volume and bind mounts
+    access: MountAccess | None = None  # for writable volume and bind mounts
 
     def describe(self) -> str:
         kind = "anonymous volume" if self.anonymous else self.type

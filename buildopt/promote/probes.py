@@ -11,6 +11,7 @@ carries buildopt.run=<label> and is removed whatever happens.
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from ..engine import run_labels
@@ -233,10 +234,9 @@ def probe_image(client, image: str, user: str, mounts: list[dict], *, timeout_s:
             return ImageFacts(user=None, torch=None, error=f"helper container: {_first_line(err)}")
         finally:
             if container is not None:
-                try:  # v=True: anonymous volumes Docker made for the image's own VOLUMEs (never the mounted ones)
+                # v=True: anonymous volumes Docker made for the image's own VOLUMEs (never the mounted ones)
+                with suppress(Exception):
                     container.remove(force=True, v=True)
-                except Exception:
-                    pass
         data = _marked(output)
         if data is None:
             tail = output.strip().splitlines()[-1][:200] if output.strip() else ""

@@ -21,7 +21,8 @@ from .swap import SwapFailed, compose_up, up_command
 def rollback_plan(client, service: ComposeService, state: PromoteState, record: Promotion) -> list[str]:
     """What roll_back will do, for --dry-run."""
     steps = []
-    moves_back = bool(record.retagged) and image_id_of(client, record.retagged) == record.new_image_id
+    retagged = record.retagged or None
+    moves_back = retagged is not None and image_id_of(client, retagged) == record.new_image_id
     if moves_back:
         steps.append(f"docker tag {record.old_image_id[:19]} {record.retagged}  (move the tag back)")
     plain = record.old_image_id if moves_back and record.retagged == service.image_ref else image_id_of(client, service.image_ref)

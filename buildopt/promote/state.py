@@ -77,7 +77,7 @@ class PromoteState:
 
     def save(self) -> None:
         """Write this project's section; other projects' sections in the same file are kept as they are."""
-        document = _read(self.path) if self.path.exists() else {"schema": SCHEMA, "projects": {}}
+        document: dict = _read(self.path) if self.path.exists() else {"schema": SCHEMA, "projects": {}}
         document["projects"][self.project] = self.section()
         _write_atomic(self.path, json.dumps(document, indent=2) + "\n")
 

@@ -312,14 +312,14 @@ def _immediate_priorities(doc: dict) -> list[str]:
     p0 = [i for i in doc["images"] if i["priority"] == "P0"]
     lines = ["### Immediate priorities (P0)"]
     if not p0 and not doc["dangling"]:
-        return lines + ["No P0 item: no custom image has a gain of 5 GB or half of its size.", ""]
+        return [*lines, "No P0 item: no custom image has a gain of 5 GB or half of its size.", ""]
     for n, image in enumerate(p0, 1):
         lines.append(f"{n}. ❌ **{_md(image['display'])}** ({format_size(image['size'])}): {_causes(image)} → "
                      f"-{format_size(image['savings']['gain'])}")
     if doc["dangling"]:
         lines.append(f"{len(p0) + 1}. ⚠️ **{plan.count(len(doc['dangling']), 'dangling image')}** → "
                      f"-{format_size(doc['summary']['dangling']['reclaimable'])} (`{doc['dangling_command']}`)")
-    return lines + ["", "---", ""]
+    return [*lines, "", "---", ""]
 
 
 def _top_images(doc: dict) -> list[str]:
@@ -337,7 +337,7 @@ def _top_images(doc: dict) -> list[str]:
     total = doc["summary"]["tagged_size"]
     if total:
         lines.append(f"\n**Total top {len(images)}:** {format_size(top)} ({round(100 * top / total)}% of the image space)")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _categories_table(doc: dict) -> list[str]:
@@ -353,7 +353,7 @@ def _categories_table(doc: dict) -> list[str]:
         else:
             optimizable = "no (official images)"
         lines.append(f"| {CATEGORY_LABELS[key]} | {value['count']} | {format_size(value['size'])} | {optimizable} |")
-    return lines + ["", "---", ""]
+    return [*lines, "", "---", ""]
 
 
 def _group_section(doc: dict, group: str) -> list[str]:
@@ -367,10 +367,10 @@ def _group_section(doc: dict, group: str) -> list[str]:
             state = "✅ well optimized" if not image["savings"]["gain"] else f"-{format_size(image['savings']['gain'])} possible"
             lines.append(f"| {_md(image['display'])} | {format_size(image['size'])} | {state} | "
                          f"{_md('; '.join(minor)) or '-'} |")
-        return lines + ["", "---", ""]
+        return [*lines, "", "---", ""]
     lines = [f"## {GROUP_TITLES[group]}", ""]
     if not images:
-        return lines + ["None.", "", "---", ""]
+        return [*lines, "None.", "", "---", ""]
     for n, image in enumerate(sorted(images, key=lambda i: (i["priority"], -i["size"])), 1):
         lines += _image_section(n, image)
     return lines
@@ -459,7 +459,7 @@ def _third_party_section(doc: dict) -> list[str]:
     for image in drafts:
         lines += ["", f"### Draft upstream issue: {_md(image['display'])}", "",
                   f"**Title:** {image['upstream']['title']}", "", "````markdown", image["upstream"]["body"], "````"]
-    return lines + ["", "---", ""]
+    return [*lines, "", "---", ""]
 
 
 def _recap_table(doc: dict) -> list[str]:
@@ -478,7 +478,7 @@ def _recap_table(doc: dict) -> list[str]:
     if doc["small_images"]:
         lines.append(f"\n{len(doc['small_images'])} images below --min-size ({format_size(s['small_images']['size'])}) "
                      "are counted in the totals above but not detailed.")
-    return lines + ["", "---", ""]
+    return [*lines, "", "---", ""]
 
 
 def _security_section(doc: dict) -> list[str]:
@@ -526,20 +526,20 @@ def _security_section(doc: dict) -> list[str]:
             mounts = "<br>".join(_mount_text(m) for m in container["mounts"]) or "-"
             memory = format_size(container["memory_limit"]) if container["memory_limit"] else "❌"
             cpus = f"{container['cpu_limit']:g}" if container["cpu_limit"] else (container["cpuset"] or "❌")
-            problems = "; ".join(p["text"] for p in container["problems"] if p["slug"] != "no-cpu-limit")
+            container_problems = "; ".join(p["text"] for p in container["problems"] if p["slug"] != "no-cpu-limit")
             lines.append(
                 f"| {_md(container['name'])} | {_md(container['image'])} | {container['state']} | "
                 f"{_md(container['user'])} | {health} | {memory} | {cpus} | {container['restart_policy']} | "
-                f"{_md(', '.join(container['ports_all_interfaces'])) or '-'} | {mounts} | {_md(problems) or '-'} |")
+                f"{_md(', '.join(container['ports_all_interfaces'])) or '-'} | {mounts} | {_md(container_problems) or '-'} |")
     else:
         lines += ["", "No containers on this engine."]
-    return lines + ["", "---", ""]
+    return [*lines, "", "---", ""]
 
 
 def _dangling_section(doc: dict) -> list[str]:
     lines = ["## 🚨 Dangling images to remove", ""]
     if not doc["dangling"]:
-        return lines + ["None (`docker images -f dangling=true` is empty).", "", "---", ""]
+        return [*lines, "None (`docker images -f dangling=true` is empty).", "", "---", ""]
     s = doc["summary"]["dangling"]
     lines += [f"**{plan.count(len(doc['dangling']), 'image')} `<none>:<none>`** found:", "",
               "| Image ID | Size | Created | Last build step |", "|---|---|---|---|"]
@@ -554,7 +554,7 @@ def _dangling_section(doc: dict) -> list[str]:
         lines += ["", f"**Pruned now:** {len(prune['removed'])} removed, {format_size(prune['freed'])} freed"
                   + (f"; {len(prune['kept'])} kept ({'; '.join(k['reason'] for k in prune['kept'][:3])})"
                      if prune["kept"] else "")]
-    return lines + ["", "---", ""]
+    return [*lines, "", "---", ""]
 
 
 def _backup_lines(doc: dict) -> list[str]:
@@ -587,7 +587,7 @@ def _backups_section(doc: dict) -> list[str]:
         frees = _md(_backup_frees(b))
         lines.append(f"| {_md(b['tag'])} | {b['image_id'].split(':')[-1][:12]} | {b['created']} | "
                      f"{format_size(b['size'])} | {frees} | `{b['prune_command']}` |")
-    return lines + ["", "---", ""]
+    return [*lines, "", "---", ""]
 
 
 def _plan_section(doc: dict) -> list[str]:
@@ -610,7 +610,7 @@ def _plan_section(doc: dict) -> list[str]:
         else:
             lines.append(f"**KPI ✅:** no custom image above {format_size(fail['limit'])}")
         lines.append("")
-    return lines + ["---", ""]
+    return [*lines, "---", ""]
 
 
 def _method_section(doc: dict) -> list[str]:
@@ -629,7 +629,7 @@ def _method_section(doc: dict) -> list[str]:
              "medium; P3 otherwise (docs/audit.md)."]
     for image in errors:
         lines.append(f"- {_md(image['display'])}: files not read ({_md(image['deep_error'])})")
-    return lines + ["", "---", ""]
+    return [*lines, "", "---", ""]
 
 
 # --- small helpers --------------------------------------------------------------------------------------------

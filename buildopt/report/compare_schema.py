@@ -75,7 +75,7 @@ class Change:
     # couldn't show it safe) or dropped by the fallback, and why.
     key: str | Absent = ABSENT
     status: ChangeStatus | Absent = ABSENT
-    reason: str | None | Absent = ABSENT
+    reason: str | Absent | None = ABSENT
 
     ORDER = ("key", "status", "rules", "description", "reason", "expected_savings_bytes")
 
@@ -222,17 +222,17 @@ class VariantReport:
     # From the image profile: absent when the variant didn't build.
     visible_size: int | Absent = ABSENT
     wasted_bytes: int | Absent = ABSENT
-    compressed_size: int | None | Absent = ABSENT
+    compressed_size: int | Absent | None = ABSENT
     user: str | Absent = ABSENT
-    runs_as_root: bool | None | Absent = ABSENT
-    healthcheck: list[str] | None | Absent = ABSENT
+    runs_as_root: bool | Absent | None = ABSENT
+    healthcheck: list[str] | Absent | None = ABSENT
     groups: dict[str, int] | Absent = ABSENT
     models_bytes: int | Absent = ABSENT
     cuda_bytes: int | Absent = ABSENT
-    torch: str | None | Absent = ABSENT
+    torch: str | Absent | None = ABSENT
     inspect_reader: str | Absent = ABSENT  # added in v1: "overlay2", "overlay2 (helper container)", "archive"
     # From the scan: `scan_error` only without one, the others only with one.
-    scan_error: str | None | Absent = ABSENT
+    scan_error: str | Absent | None = ABSENT
     secrets: int | Absent = ABSENT
     secret_items: list[SecretItem] | Absent = ABSENT
     misconfigurations: list[Misconfiguration] | Absent = ABSENT
@@ -265,7 +265,7 @@ class Delta:
     size_percent: float | None
     layers: int
     score: int | None
-    vulnerabilities: VulnerabilityDelta | None | Absent = ABSENT
+    vulnerabilities: VulnerabilityDelta | Absent | None = ABSENT
 
 
 @dataclass

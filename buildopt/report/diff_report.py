@@ -36,9 +36,9 @@ def render_diff(diff: ImageDiff, fmt: str = "table", *, limit: int = 15) -> str:
         ("visible bytes", format_size(a.visible_size), format_size(b.visible_size), _delta(diff.visible_delta)),
         ("wasted bytes", format_size(a.wasted_bytes), format_size(b.wasted_bytes), _delta(diff.wasted_delta)),
     ]
-    if diff.compressed_delta is not None:
+    if a.compressed_size is not None and b.compressed_size is not None:  # diff.compressed_delta is not None
         rows.append(("compressed (gzip -6 est.)", format_size(a.compressed_size), format_size(b.compressed_size),
-                     _delta(diff.compressed_delta, a.compressed_size)))
+                     _delta(b.compressed_size - a.compressed_size, a.compressed_size)))
     rows += [
         ("layers", str(a.layers), str(b.layers), f"{diff.layer_delta:+d} ({diff.shared_layers} shared)"),
         ("files", f"{a.files:,}", f"{b.files:,}", f"{b.files - a.files:+,}"),
@@ -94,9 +94,9 @@ def render_diff(diff: ImageDiff, fmt: str = "table", *, limit: int = 15) -> str:
 
     if diff.layers_only_a or diff.layers_only_b:
         heading("Layers not shared")
-        rows = [("A", layer.index, format_size(layer.size), _short(layer.created_by)) for layer in diff.layers_only_a]
-        rows += [("B", layer.index, format_size(layer.size), _short(layer.created_by)) for layer in diff.layers_only_b]
-        table(rows, ("image", "#", "size", "created by"))
+        unshared = [("A", layer.index, format_size(layer.size), _short(layer.created_by)) for layer in diff.layers_only_a]
+        unshared += [("B", layer.index, format_size(layer.size), _short(layer.created_by)) for layer in diff.layers_only_b]
+        table(unshared, ("image", "#", "size", "created by"))
 
     if diff.config_changes:
         heading("Config changes")

@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup, escape
 
 from .. import __version__
-from ..inspect.model import GROUP_SHORT, GROUPS
+from ..inspect.model import GROUP_SHORT, GROUPS, ImageProfile
 from ..units import format_size
 from . import compare_report, treemap
 from .treemap import COLOURS, Node, tint
@@ -111,12 +111,12 @@ def render_diff(diff, profile_a, profile_b) -> str:
     return _env.get_template("compare.html.j2").render(**context)
 
 
-def _sides(variants: list[tuple[str, str, object]]) -> list[dict]:
+def _sides(variants: list[tuple[str, str, ImageProfile | None]]) -> list[dict]:
     """Per image: its treemap views and layer bars; layer bars share one scale so they compare."""
     largest = max((layer.size for _, _, profile in variants if profile for layer in profile.layers), default=0)
     sides = []
     for index, (name, ref, profile) in enumerate(variants):
-        side = {"name": name, "ref": ref, "profile": profile, "views": [], "layers": "", "legend": []}
+        side: dict[str, object] = {"name": name, "ref": ref, "profile": profile, "views": [], "layers": "", "legend": []}
         if profile is not None:
             root = treemap.profile_tree(profile)
             root.label = name

@@ -35,7 +35,7 @@ def unified_diff(original: str, optimized: str, original_name: str, optimized_na
 
 
 def to_dict(result, source: Path, written: list[Path], *, diff: str | None = None) -> dict:
-    outputs = {"dockerfile": None, "compose": None, "dockerignore": None}
+    outputs: dict[str, str | None] = {"dockerfile": None, "compose": None, "dockerignore": None}
     for path in written:
         key = "compose" if path.name.endswith(".yml") else "dockerignore" if path.name.endswith(".dockerignore") else "dockerfile"
         outputs[key] = str(path)

@@ -156,9 +156,10 @@ def project_home() -> str:
             label, _, url = entry.partition(",")
             if label.strip().lower() in ("homepage", "repository", "source"):
                 return url.strip().rstrip("/")
-        if meta.get("Home-page"):
-            return str(meta["Home-page"]).rstrip("/")
-    except Exception:  # noqa: BLE001 - metadata is optional; the link falls back to the default home
+        home = (meta.get_all("Home-page") or [None])[0]
+        if home:
+            return str(home).rstrip("/")
+    except Exception:  # metadata is optional; the link falls back to the default home
         pass
     return _DEFAULT_HOME
 

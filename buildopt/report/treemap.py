@@ -111,9 +111,9 @@ def profile_tree(profile, *, min_share: float = 0.001, open_share: float = 0.005
             slot[1] += 1
     tree = _Groups(threshold, max(threshold, int(profile.size * open_share)))
     for (group, unit, title, directory), (size, count) in small.items():
-        place = tree.place(group, unit, title, directory, size, count)
-        place.small += size
-        place.small_files += count
+        node = tree.place(group, unit, title, directory, size, count)
+        node.small += size
+        node.small_files += count
     for (group, unit, title, directory), name, size in big:
         tree.place(group, unit, title, directory, size, 1).files.append((name, size))
     root = Node(profile.ref, 0, "image", title=profile.ref)
@@ -179,7 +179,7 @@ class _Dir:
     """A directory while the tree is built: subdirectories, files kept one by one, small files summed,
     and the totals of everything below it."""
 
-    __slots__ = ("name", "path", "title", "dirs", "files", "small", "small_files", "total", "count")
+    __slots__ = ("count", "dirs", "files", "name", "path", "small", "small_files", "title", "total")
 
     def __init__(self, name: str, path: str, title: str = ""):
         self.name, self.path, self.title = name, path, title or path
@@ -250,7 +250,7 @@ def aggregate(children: list[Node], threshold: int, max_children: int, key: str)
     size = sum(child.size for child in rest)
     files = sum(child.files for child in rest)
     names = ", ".join(child.label for child in rest[:5]) + (", ..." if len(rest) > 5 else "")
-    return keep + [Node(f"{len(rest)} more", size, key, title=f"{len(rest)} smaller entries: {names}", files=files)]
+    return [*keep, Node(f"{len(rest)} more", size, key, title=f"{len(rest)} smaller entries: {names}", files=files)]
 
 
 def number(root: Node) -> None:
@@ -286,7 +286,7 @@ def layout(nodes: list[Node], x: float, y: float, width: float, height: float) -
     if not nodes or width <= 0 or height <= 0:
         return []
     sizes = squarify.normalize_sizes([node.size for node in nodes], width, height)
-    return list(zip(nodes, squarify.squarify(sizes, x, y, width, height)))
+    return list(zip(nodes, squarify.squarify(sizes, x, y, width, height), strict=False))
 
 
 def _view_svg(node: Node, view_id: str, parent: str | None, prefix: str, width: int, height: int, label: str) -> str:

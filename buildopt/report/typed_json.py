@@ -44,7 +44,7 @@ class _Absent:
     def __repr__(self) -> str:
         return "ABSENT"
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> Literal[False]:
         return False
 
 
@@ -142,7 +142,7 @@ def _load(tp: Any, value: Any, where: str, depth: int) -> Any:
         if not isinstance(value, dict) or len(value) > MAX_LIST:
             raise BadInput(f"{where}: expected an object")
         return {key: _load(item, element, f"{where}.{key}", depth + 1) for key, element in value.items()}
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _load_dataclass(tp, value, where, depth)
     if tp is type(None):
         if value is not None:

@@ -44,7 +44,7 @@ class Rule:
     fix: ClassVar[str] = ""  # default fix hint
     scope: ClassVar[str] = ""  # which stages it looks at, for docs/rules.md
 
-    def check(self, ctx: "RuleContext") -> Iterable[Finding]:
+    def check(self, ctx: RuleContext) -> Iterable[Finding]:
         raise NotImplementedError
 
     def finding(

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from ..dockerfile import Instruction, Stage
 from ..severity import Severity
 from .base import Rule
 from .context import RuleContext, StageFacts
@@ -83,7 +84,7 @@ class EolPython(Rule):
         root = _root(ctx.final)
         image = parse_image(root.stage.base_resolved)
         version = python_of_tag(image.tag) if image.name == "python" and not root.base_unresolved else None
-        where = root.stage
+        where: Stage | Instruction = root.stage
         origin = f"base image {root.stage.base_resolved}"
         if version is None:
             for facts in ctx.final.chain()[::-1]:

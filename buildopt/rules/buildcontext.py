@@ -21,7 +21,6 @@ from ..knowledge import WEIGHT_SUFFIXES
 
 SECRET_NAMES = re.compile(r"^(\.env(\..+)?|id_rsa|id_ed25519|id_ecdsa|\.netrc|\.pypirc|\.npmrc|.*\.pem|.*\.key|credentials\.json)$")
 NOT_SECRET = re.compile(r"^\.env\.(example|sample|template|dist|defaults?)$")
-VENV_NAMES = frozenset({"venv", ".venv", "env", ".env", "virtualenv"})
 LARGE_FILE = 50_000_000
 
 
@@ -45,7 +44,7 @@ class DockerIgnore:
         self.has_exceptions = any(p.exception for p in patterns)
 
     @classmethod
-    def parse(cls, text: str, source: Path | None = None) -> "DockerIgnore":
+    def parse(cls, text: str, source: Path | None = None) -> DockerIgnore:
         patterns = []
         for raw in text.splitlines():
             line = raw.strip()
@@ -232,9 +231,9 @@ def _dir_kind(entry: os.DirEntry) -> str | None:
         return "git"
     if name == "node_modules":
         return "node_modules"
-    if name in VENV_NAMES or os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
-        if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")) or name in ("venv", ".venv"):
-            return "venv"
+    # pyvenv.cfg makes any dir a venv; without it only these two names are sure (env, .env may be anything).
+    if name in ("venv", ".venv") or os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
+        return "venv"
     if name in ("huggingface",) and entry.path.replace("\\", "/").endswith(".cache/huggingface"):
         return "weights"
     return None

@@ -137,7 +137,7 @@ class BaseImageFacts:
 @dataclass
 class StageFacts:
     stage: Stage
-    parent: "StageFacts | None"  # the local stage it is built FROM
+    parent: StageFacts | None  # the local stage it is built FROM
     base: BaseImageFacts | None = None  # the image it is built FROM when that isn't a local stage
     base_unresolved: bool = False  # FROM names a build arg with no value in the file (`ARG FROM` / `FROM ${FROM}`)
     base_candidates: list[Stage] = field(default_factory=list)  # local stages a FROM with a build arg can pick
@@ -153,9 +153,10 @@ class StageFacts:
     runs: list[RunSite] = field(default_factory=list)  # this stage's own
     copies: list[CopyRecord] = field(default_factory=list)  # this stage's own
 
-    def chain(self) -> list["StageFacts"]:
+    def chain(self) -> list[StageFacts]:
         """This stage and its local parents, nearest first."""
-        chain, current = [], self
+        chain: list[StageFacts] = []
+        current: StageFacts | None = self
         while current is not None:
             chain.append(current)
             current = current.parent
@@ -167,7 +168,7 @@ class StageFacts:
         return self.chain()[-1].stage.base_resolved
 
     @property
-    def root(self) -> "StageFacts":
+    def root(self) -> StageFacts:
         """The stage at the bottom of the local FROM chain (its `base` is the image everything starts from)."""
         return self.chain()[-1]
 
@@ -217,7 +218,7 @@ class PipInstall:
         """Every index or find-links location this install can take wheels from (ARG/ENV expanded)."""
         if self._index_urls is not None:
             return self._index_urls
-        urls = []
+        urls: list[str] = []
         for option in ("--index-url", "--extra-index-url", "--find-links", "--index", "--default-index"):
             urls.extend(self.site.expand(value) for value in self.call.values(option))
         urls.extend(self.files.index_urls + self.files.extra_index_urls + self.files.find_links)
@@ -351,7 +352,8 @@ class RuleContext:
             if directory not in self._projects:
                 self._projects[directory] = read_project(directory)
             project = self._projects[directory]
-        expanded, requirements = ([], [])
+        expanded: list[str] = []
+        requirements: list[Requirement] = []
         if project is not None:
             expanded, requirements = project.expand_extras(extras)
             requirements = list(project.dependencies) + requirements
@@ -692,7 +694,7 @@ def _copy_record(ins: Instruction, facts: StageFacts) -> CopyRecord:
 def _run_site(ins: Instruction, stage: Stage, facts: StageFacts) -> RunSite:
     line_text = " ".join(ins.value)
     shell_parts = [line_text]
-    python_parts = []
+    python_parts: list[str] = []
     python_docs = set(_PYTHON_HEREDOC_CONSUMER.findall(line_text)) if ins.heredocs else set()
     for doc in ins.heredocs:
         (python_parts if doc.name in python_docs else shell_parts).append(doc.content)

@@ -101,7 +101,7 @@ class CacheBustingCopy(Rule):
                     if _whole_context([s for s in ins.value[:-1]]):
                         copy_ins = ins
                 elif ins.cmd == "RUN" and id(ins) in sites:
-                    deps, local_only = _dependency_install(ctx, sites[id(ins)])
+                    deps, _local_only = _dependency_install(ctx, sites[id(ins)])
                     if copy_ins is None:
                         deps_before = deps_before or deps
                         continue

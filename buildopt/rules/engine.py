@@ -118,7 +118,7 @@ def normalize_ignores(names) -> set[str]:
 def analyze(
     dockerfile: Dockerfile | str | Path,
     context_dir: str | Path | None = None,
-    config: "BuildoptConfig | None" = None,
+    config: BuildoptConfig | None = None,
     *,
     today: date | None = None,
     rules: list[Rule] | None = None,

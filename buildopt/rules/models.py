@@ -10,6 +10,7 @@ an argument), COPY of a model or HF cache directory, and model cache variables (
 
 from __future__ import annotations
 
+from ..dockerfile import Instruction
 from ..estimates import MODEL_DOWNLOAD_DEFAULT, WHISPERX_MODELS, context_files
 from ..files import read_text
 from ..knowledge import (
@@ -144,7 +145,7 @@ class BakedModel(Rule):
     def _cache_env(self, ctx: RuleContext):
         final = ctx.final
         volumes = [path.rstrip("/") or "/" for path, _ in final.volumes]
-        by_instruction: dict[int, tuple[object, list[str]]] = {}
+        by_instruction: dict[int, tuple[Instruction, list[str]]] = {}
         for name in MODEL_CACHE_ENV:
             value = final.env.get(name)
             if not value or not value.startswith("/"):

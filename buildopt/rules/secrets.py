@@ -9,6 +9,7 @@ the file never defines) holds no secret: low, a reminder to pass the real value 
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from ..dockerfile import arg_pairs, env_pairs, substitute
@@ -28,7 +29,7 @@ def secret_like(name: str) -> bool:
         return False
     if any(w in _SECRET_WORDS for w in words):
         return True
-    return any((a, b) in _SECRET_PAIRS for a, b in zip(words, words[1:]))
+    return any((a, b) in _SECRET_PAIRS for a, b in itertools.pairwise(words))
 
 
 _BOOLEAN = frozenset({"true", "false", "yes", "no", "on", "off", "0", "1", "y", "n", "enabled", "disabled"})
@@ -83,7 +84,7 @@ class SecretInEnv(Rule):
             if ins.cmd == "FROM":
                 continue
             if ins.stage < 0:
-                build_args, defined = global_args, set()
+                build_args, defined = global_args, set[str]()
             else:
                 if ins.stage not in scopes:
                     facts = ctx.facts[ins.stage]

@@ -130,9 +130,9 @@ def classify(install: PipInstall, torch_already: str | None, gpu_image: bool = F
     if torch_reqs:
         if cpu_index or all(r.cpu_pin for r in torch_reqs):
             return "cpu", ""
-        pins = [r for r in torch_reqs if gpu_local_version((r.specifier or "") + " " + (r.url or ""))]
+        pins = {pin for r in torch_reqs if (pin := gpu_local_version(r.specifier + " " + (r.url or "")))}
         if pins:
-            return "gpu", f"pinned to {', '.join(sorted({gpu_local_version(r.specifier + ' ' + (r.url or '')) for r in pins}))} builds"  # type: ignore[arg-type]
+            return "gpu", f"pinned to {', '.join(sorted(pins))} builds"
         if gpu_index or is_gpu_torch_backend(backend):
             return "gpu", f"from the GPU wheel index {gpu_index}" if gpu_index else f"uv --torch-backend {backend}"
         # The audit's two-step install: CPU torch first from its index, then `-r requirements.txt` naming torch

@@ -86,6 +86,7 @@ class RootOwnedWritableDir(Rule):
         created: list[tuple[RunSite, str]] = []  # (site, dir)
         world_writable: dict[str, bool] = {}
         owners: list[tuple[str, str, bool, int]] = []  # (path, owner, recursive, line): chown, install -o, COPY --chown
+        owner: str | None
         for site in sites:
             creator = (site.user if site.user is not None else base_user).split(":", 1)[0]
             for argv in site.commands:
@@ -137,11 +138,11 @@ class RootOwnedWritableDir(Rule):
             if not writable:
                 continue
             owner = _owner(path, site.ins.line, owners)
-            if owner is not None and owner != "" and not is_root_user(owner):
-                # Handed to a service user (in the same RUN, later, or made by it): not root-owned. Only a clearly
-                # different named user than the one the container runs as is worth a word.
-                if as_root or user is None or owner == user or owner.isdigit() or user.isdigit() or "$" in owner + user:
-                    continue
+            # Handed to a service user (in the same RUN, later, or made by it): not root-owned. Only a clearly
+            # different named user than the one the container runs as is worth a word.
+            if owner is not None and owner != "" and not is_root_user(owner) and (
+                    as_root or user is None or owner == user or owner.isdigit() or user.isdigit() or "$" in owner + user):
+                continue
             reported.setdefault(id(site), []).append(path)
             sites_by_id[id(site)] = site
         drop = ctx.start_drop if as_root else None

@@ -49,7 +49,7 @@ def dequote(raw: str) -> str:
 class Word:
     """A word as written (`raw`), its offsets into the scanned text, and its `value` (quotes removed)."""
 
-    __slots__ = ("raw", "start", "end", "value")  # one per word of every RUN: kept small, built once
+    __slots__ = ("end", "raw", "start", "value")  # one per word of every RUN: kept small, built once
 
     def __init__(self, raw: str, start: int, end: int):
         self.raw, self.start, self.end = raw, start, end
@@ -62,7 +62,7 @@ class Word:
 class Command:
     """A simple command: its words, and the operator after it ("&&", "||", ";", "|", "&" or "")."""
 
-    __slots__ = ("words", "joiner", "values")
+    __slots__ = ("joiner", "values", "words")
 
     def __init__(self, words: tuple[Word, ...], joiner: str = ""):
         self.words, self.joiner = words, joiner
@@ -159,10 +159,14 @@ class _Lexer:
         while i < n:
             char = text[i]
             if char == "\\" and text.startswith("\\\n", i):
-                i = _CONTINUATION.match(text, i).end()
+                continuation = _CONTINUATION.match(text, i)
+                assert continuation is not None  # its first two characters, just checked
+                i = continuation.end()
                 continue
             if char in " \t\r":
-                i = _BLANKS.match(text, i).end()
+                blanks = _BLANKS.match(text, i)
+                assert blanks is not None  # its first character, just checked
+                i = blanks.end()
                 continue
             if char == "\n":
                 self._end_command(";", newline=True)
@@ -202,7 +206,7 @@ class _Lexer:
             if char in " \t\r\n;|":
                 break
             if char == "&":
-                if i > start and text[i - 1] in "<>" or text.startswith("&>", i):
+                if (i > start and text[i - 1] in "<>") or text.startswith("&>", i):
                     i += 1  # 2>&1, &>/dev/null: a redirection, not an operator
                     continue
                 break
@@ -304,7 +308,7 @@ def join_units(texts_and_joiners: list[tuple[str, str]]) -> str:
     Each command goes on its own continuation line, so rewritten RUNs stay readable in diffs.
     """
     parts: list[str] = []
-    for index, (text, joiner) in enumerate(texts_and_joiners):
+    for index, (text, _joiner) in enumerate(texts_and_joiners):
         if index == 0:
             parts.append(text)
         else:

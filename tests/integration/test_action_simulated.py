@@ -29,9 +29,9 @@ import pytest
 import yaml
 
 from buildopt.report.compare_report import COMMENT_MARKER
-from tests.conftest import BASE_IMAGE, REPO, own_leftovers
 from tests import actions_runner
 from tests.actions_runner import Context, run_steps
+from tests.conftest import BASE_IMAGE, REPO, own_leftovers
 from tests.fake_github import FakeGitHub, serve
 
 pytestmark = [pytest.mark.docker, pytest.mark.trivy]

@@ -13,6 +13,7 @@ exec root and pidfile (no bridge, no iptables); everything on it is removed with
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -28,10 +29,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
-from buildopt.audit import AuditOptions, run_audit
 from markupsafe import escape
 
+from buildopt.audit import AuditOptions, run_audit
 from buildopt.report import html
 from buildopt.report.audit_report import audit_document, render_markdown, render_table
 from tests.conftest import BASE_IMAGE, RUN_LABEL, SESSION_ID, TEST_REPO_PREFIX, require
@@ -218,8 +218,8 @@ def test_toolchain_caches_and_scores(main_report, images):
 
 
 def test_end_of_life_python_follows_the_date(images):
-    from buildopt.engine import GpuFacts
     from buildopt.audit.findings import profile_findings
+    from buildopt.engine import GpuFacts
     from buildopt.inspect import inspect_image
 
     profile = inspect_image(images["clean"])
@@ -319,8 +319,8 @@ def test_prune_refused_without_confirmation(dangling_image):
 
 
 def test_an_image_the_engine_does_not_have_is_gone(docker_engine):
-    from buildopt.engine import connect
     from buildopt.audit.inventory import ImageGone, image_details
+    from buildopt.engine import connect
 
     client = connect().client
     for ref in ("sha256:" + "0" * 64, f"{TEST_REPO_PREFIX}/never-built:{SESSION_ID}"):
@@ -398,10 +398,8 @@ class TcpRelay:
             pass
         finally:
             for end in (source, target):
-                try:
+                with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self.closed = True
@@ -421,7 +419,7 @@ def second_engine(docker_engine, tmp_path_factory):
     root = Path(tmp_path_factory.mktemp("dockerd"))
     sock = root / "docker.sock"
     context = f"buildopt-test-ctx-{SESSION_ID}"
-    log = open(root / "dockerd.log", "w")
+    log = open(root / "dockerd.log", "w")  # noqa: SIM115  (dockerd writes to it until the fixture ends)
     # unshare execs dockerd in place: process.pid is the daemon's PID
     process = subprocess.Popen(
         ["unshare", "--net", "dockerd", "--host", f"unix://{sock}", "--data-root", str(root / "data"),

@@ -56,7 +56,7 @@ def built(docker_engine, tmp_path_factory):
 
 
 def test_build_results_in_order_with_logs(built):
-    (ok, broken), lines = built
+    (ok, _broken), lines = built
     assert ok.ok and ok.image_id and ok.image_id.startswith("sha256:")
     assert ok.log_path.read_text().strip() and ok.duration_s > 0
     assert {name for name, _ in lines} == {"original", "broken"}

@@ -122,7 +122,7 @@ def test_ctrl_c_during_smoke_tests_cleans_up(docker_engine, trivy_bin, fixture_t
 def test_temporary_images_carry_the_run_label(tight, fixture_trivy_cache, tmp_path):
     """The leftover checks above can only see what carries this run's label: --keep-images shows they do."""
     before = set(own_leftovers()[1])
-    result, report = compare(tmp_path, fixture_trivy_cache, '[budget]\nmax_size = "1GB"\n', "--keep-images", "--no-scan")
+    result, _report = compare(tmp_path, fixture_trivy_cache, '[budget]\nmax_size = "1GB"\n', "--keep-images", "--no-scan")
     kept = set(own_leftovers()[1]) - before
     try:
         assert len(kept) == 2, (kept, result.stderr[-1000:])

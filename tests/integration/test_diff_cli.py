@@ -111,7 +111,7 @@ def test_inspect_table_and_json(original_image):  # noqa: F811
     assert "wasted bytes" in result.stdout and "/data/big.bin" in result.stdout
     data = inspect_json(original_image, "--files")
     assert data["schema"] == "buildopt.inspect/v1" and data["wasted_bytes"] == 57_000
-    assert ["/data/keep.bin", 3000] == next(f[:2] for f in data["files"] if f[0] == "/data/keep.bin")
+    assert next(f[:2] for f in data["files"] if f[0] == "/data/keep.bin") == ["/data/keep.bin", 3000]
 
 
 @pytest.mark.parametrize("args", [

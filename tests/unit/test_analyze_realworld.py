@@ -319,7 +319,7 @@ def test_option_values_with_the_rules_that_list_packages():
     assert "build-essential" in listed["BO102"] and "build-essential" in listed["BO106"]
     assert "flask" in listed["BO116"]
     for finding in result.findings:
-        for value in OPTION_VALUES + ("dl-cdn", "requirements.txt"):
+        for value in (*OPTION_VALUES, "dl-cdn", "requirements.txt"):
             assert value not in finding.message or finding.rule == "BO120", finding.message
 
 
@@ -396,6 +396,6 @@ def test_analyze_without_any_engine(tmp_path):
     unreachable = subprocess.run(args, capture_output=True, text=True, env=env, cwd=REPO)
     assert unreachable.returncode == 0, unreachable.stderr
     assert unreachable.stderr == ""
-    off = subprocess.run(args + ["--no-engine"], capture_output=True, text=True, env=env, cwd=REPO)
+    off = subprocess.run([*args, "--no-engine"], capture_output=True, text=True, env=env, cwd=REPO)
     assert off.returncode == 0 and off.stdout == unreachable.stdout
     assert '"root-user"' not in unreachable.stdout

@@ -13,7 +13,6 @@ from datetime import date
 from pathlib import Path
 
 from buildopt.audit import python_eol
-from buildopt.engine import GpuFacts, detect_gpu
 from buildopt.audit.findings import (
     ESTIMATE,
     FILES,
@@ -26,6 +25,7 @@ from buildopt.audit.findings import (
     step_facts,
 )
 from buildopt.audit.inventory import HistoryLayer, ImageDetails, number_layers
+from buildopt.engine import GpuFacts, detect_gpu
 from buildopt.estimates import apt_packages_estimate
 from buildopt.inspect import config_facts, profile_from_layers
 from buildopt.inspect.layers import REG, SYMLINK, LayerBuilder, wanted

@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
-from buildopt.engine import GpuFacts
 from buildopt.audit.findings import ESTIMATE, FILES, Finding, LayerPart, config_findings
 from buildopt.audit.savings import Savings, estimate, priority, size_group, verdict
 from buildopt.audit.upstream import draft_issue
+from buildopt.engine import GpuFacts
 from buildopt.severity import Severity
 from tests.unit.test_audit_findings import KOKORO
 

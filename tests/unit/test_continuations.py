@@ -12,8 +12,7 @@ from pathlib import Path
 
 import dockerfile as goparser
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from buildopt import continuations
 from buildopt.dockerfile import parse_string

@@ -144,7 +144,7 @@ def test_what_only_docker_build_rejects_is_a_warning(text, warnings):
     still analyzed, and each problem is a warning with its line (the CLI fails on them like on a critical finding)."""
     parsed = parse_string(text)
     assert len(parsed.warnings) == len(warnings) and not parsed.buildable
-    for got, expected in zip(parsed.warnings, warnings):
+    for got, expected in zip(parsed.warnings, warnings, strict=True):
         assert got.startswith(expected) and got.count("docker build rejects it") == 1, got
     assert all(ins.cmd in ("FROM", "RUN", "ARG", "COPY", "CMD", "ONBUILD") for ins in parsed.instructions)
 

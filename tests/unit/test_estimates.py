@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from buildopt.estimates import (ALL_FIGURES, CUDA_TORCH, apt_data, apt_packages_estimate, apt_set_kib,
-                                measured_set_for, recommends_estimate)
+from buildopt.estimates import (
+    ALL_FIGURES,
+    CUDA_TORCH,
+    apt_data,
+    apt_packages_estimate,
+    apt_set_kib,
+    measured_set_for,
+    recommends_estimate,
+)
 
 
 def test_cuda_torch_is_the_measured_difference():

@@ -15,8 +15,18 @@ from pathlib import Path
 import pytest
 
 from buildopt.errors import BadInput, ExitCode
-from buildopt.files import (MAX_CONTEXT_FILE_BYTES, MAX_DOCKERFILE_BYTES, MIB, check_output, ensure_dir, open_for_writing,
-                            read_text, read_text_if_exists, write_files, write_text)
+from buildopt.files import (
+    MAX_CONTEXT_FILE_BYTES,
+    MAX_DOCKERFILE_BYTES,
+    MIB,
+    check_output,
+    ensure_dir,
+    open_for_writing,
+    read_text,
+    read_text_if_exists,
+    write_files,
+    write_text,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -103,7 +113,7 @@ def test_writes_and_refuses_to_overwrite_without_force(tmp_path):
 
 def test_a_fifo_target_is_never_replaced_even_with_force(fifo):
     for force in (False, True):
-        with pytest.raises(BadInput, match="is a FIFO .* buildopt writes only regular files"):
+        with pytest.raises(BadInput, match=r"is a FIFO .* buildopt writes only regular files"):
             write_text(fifo, "x", force=force)
         assert _is_fifo(fifo)
     assert sorted(p.name for p in fifo.parent.iterdir()) == ["pipe"]
@@ -129,7 +139,7 @@ def test_bad_output_paths(tmp_path):
     with pytest.raises(BadInput, match="no/such: output directory does not exist"):
         check_output(tmp_path / "no" / "such" / "r.sarif", force=False)
     (tmp_path / "file").write_text("")
-    with pytest.raises(BadInput, match="output directory does not exist|not a directory"):
+    with pytest.raises(BadInput, match=r"output directory does not exist|not a directory"):
         write_text(tmp_path / "file" / "r.sarif", "x")
     with pytest.raises(BadInput, match="is a directory"):
         write_text(tmp_path, "x", force=True)

@@ -48,7 +48,7 @@ def test_sarif_has_what_github_code_scanning_reads(result):
         assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
         assert re.fullmatch(r"\d+\.\d", rule["properties"]["security-severity"])
     assert len(run_["results"]) == len(result.findings)
-    for entry, finding in zip(run_["results"], result.findings):
+    for entry, finding in zip(run_["results"], result.findings, strict=True):
         assert entry["ruleId"] == finding.rule and rules[entry["ruleIndex"]]["id"] == finding.rule
         assert entry["level"] in ("error", "warning", "note") and entry["message"]["text"]
         location = entry["locations"][0]["physicalLocation"]

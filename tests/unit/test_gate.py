@@ -16,12 +16,10 @@ from pathlib import Path
 import pytest
 
 from buildopt.errors import BadInput, ExitCode
-from buildopt.gate import api, artifacts, events, outputs, run
-from buildopt.gate import comment as sticky
-from buildopt.gate import inputs as gate_inputs
+from buildopt.gate import api, artifacts, comment as sticky, events, inputs as gate_inputs, outputs, run
 from buildopt.gate.model import GATE_FILE, GATE_SCHEMA
-from buildopt.report.markdown import MAX_CHARS, escape
 from buildopt.report.compare_report import COMMENT_MARKER
+from buildopt.report.markdown import MAX_CHARS, escape
 from buildopt.units import format_size
 from tests.conftest import REPO
 from tests.fake_github import FakeGitHub, serve
@@ -256,7 +254,7 @@ def test_artifacts_that_disagree_are_rejected(tmp_path):
 def test_oversized_files_are_rejected(tmp_path, monkeypatch):
     directory = write_artifact(tmp_path / "a")
     monkeypatch.setattr(artifacts, "MAX_REPORT_BYTES", RECORDED.stat().st_size // 2)
-    with pytest.raises(artifacts.UntrustedArtifact, match="over the .*-byte cap"):
+    with pytest.raises(artifacts.UntrustedArtifact, match=r"over the .*-byte cap"):
         artifacts.load_artifacts([directory], HEAD_SHA)
     monkeypatch.undo()
     monkeypatch.setattr(artifacts, "MAX_TOTAL_BYTES", 1000)
@@ -267,7 +265,7 @@ def test_oversized_files_are_rejected(tmp_path, monkeypatch):
 def test_a_huge_gate_file_is_rejected_before_parsing(tmp_path):
     directory = write_artifact(tmp_path / "a")
     (directory / "gate.json").write_text(" " * (artifacts.MAX_GATE_BYTES + 1) + "{}")
-    with pytest.raises(artifacts.UntrustedArtifact, match="gate.json: .* bytes, over"):
+    with pytest.raises(artifacts.UntrustedArtifact, match=r"gate\.json: .* bytes, over"):
         artifacts.load_artifacts([directory], HEAD_SHA)
 
 
@@ -412,7 +410,7 @@ def test_api_errors_are_one_line(tmp_path):
 
 def test_pagination_never_sends_the_token_to_another_host():
     fake = FakeGitHub("owner/app")
-    for i in range(3):
+    for _ in range(3):
         fake.add_comment(7, "x", "reviewer")
     with serve(fake) as url:
         fake.base_url = "http://127.0.0.2:9"  # the Link header now points elsewhere

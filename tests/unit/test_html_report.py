@@ -58,7 +58,7 @@ def test_treemap_groups_are_the_profiles_byte_attribution(pair):
     assert original.wasted_bytes == 4_000  # app/data.bin overwritten by a later layer
     assert groups == expected
     assert root.size == original.size
-    assert [node.key for node in root.children][0] == "cuda_wheels"
+    assert next(node.key for node in root.children) == "cuda_wheels"
 
 
 def test_every_byte_is_in_one_leaf_and_small_files_are_summed(pair):
@@ -118,7 +118,7 @@ def test_diff_page_is_self_contained_and_escapes_names(pair):
     assert_self_contained(page)
     assert page.count('class="treemap"') == 2 and 'class="layer-bars"' in page
     removed = table_rows(page, "packages-removed")
-    assert ["nvidia-cublas-cu12 12.1.3.1", "pip"] == removed[1][:2]
+    assert removed[1][:2] == ["nvidia-cublas-cu12 12.1.3.1", "pip"]
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;.bin" in page  # a file name, as text
 
 
@@ -154,7 +154,7 @@ def test_mermaid_chart_sits_above_the_table_with_its_figures():
     bars = re.findall(r"bar \[([^\]]*)\]", chart)
     assert len(bars) == 2
     unit = 1000**3 if "in GB" in chart else 1000**2
-    for values, key in zip(bars, ("original", "optimized")):
+    for values, key in zip(bars, ("original", "optimized"), strict=True):
         numbers = [float(value) for value in values.split(",")]
         assert numbers == pytest.approx([row[key] / unit for row in rows], abs=0.01)
     assert re.search(r'x-axis \["CUDA wheels"', chart)  # the largest loss first

@@ -241,7 +241,7 @@ def test_gzip_layers_and_gnu_headers_read_the_same(tars):
 def test_compressed_estimate_is_gzip6_of_each_layer_tar(tars):
     stream, image_id = oci_save(tars)
     saved = scan_save_stream(chunks(stream), wanted, image_id=image_id, compressed=True)
-    for scan, data in zip(saved.layers, tars):
+    for scan, data in zip(saved.layers, tars, strict=True):
         compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
         assert scan.compressed_size == len(compressor.compress(data) + compressor.flush())
 

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from buildopt.knowledge import (WEIGHT_TOKEN, drops_privileges, gpu_local_version, is_gpu_index, is_gpu_torch_backend,
-                                is_weight_path, known_image, privilege_drop, split_image, weight_path_arguments,
-                                weights_written_by_code)
+from buildopt.knowledge import (
+    WEIGHT_TOKEN,
+    drops_privileges,
+    gpu_local_version,
+    is_gpu_index,
+    is_gpu_torch_backend,
+    is_weight_path,
+    known_image,
+    privilege_drop,
+    split_image,
+    weight_path_arguments,
+    weights_written_by_code,
+)
 
 
 @pytest.mark.parametrize("ref, user", [

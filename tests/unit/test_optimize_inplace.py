@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from buildopt.dockerfile import parse_string
-from buildopt.optimize import OptimizeOptions
-from buildopt.optimize import analyze_and_optimize
+from buildopt.optimize import OptimizeOptions, analyze_and_optimize
 
 MULTI_STAGE = """FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y gcc

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from buildopt.dockerfile import parse_string
-from buildopt.optimize.packages import is_build_only, runtime_for, split_packages
 from buildopt.optimize.extract.installs import project_skeleton
+from buildopt.optimize.packages import is_build_only, runtime_for, split_packages
 from buildopt.optimize.plan import BaseImage, Unmodelable, extract_plan, modelable
 
 PAPERFLOW = """FROM python:3.11-slim

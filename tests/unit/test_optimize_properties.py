@@ -18,13 +18,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from buildopt.dockerfile import parse_string
 from buildopt.errors import BadInput
-from buildopt.optimize import OptimizeOptions
-from buildopt.optimize import analyze_and_optimize
+from buildopt.optimize import OptimizeOptions, analyze_and_optimize
 from buildopt.rules import analyze
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import yaml
 
 from buildopt.dockerfile import parse_string
-from buildopt.optimize import OptimizeOptions
-from buildopt.optimize import analyze_and_optimize
+from buildopt.optimize import OptimizeOptions, analyze_and_optimize
 from buildopt.optimize.render import (
     COMPOSE_TEMPLATE,
     ML_TEMPLATE,

@@ -11,8 +11,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from buildopt.dockerfile import parse_string
-from buildopt.optimize import OptimizeOptions
-from buildopt.optimize import analyze_and_optimize
+from buildopt.optimize import OptimizeOptions, analyze_and_optimize
 from buildopt.optimize.plan import extract_plan
 from buildopt.optimize.transforms import (
     TRANSFORMS,

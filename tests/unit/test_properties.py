@@ -7,8 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from buildopt.dockerfile import parse_string
 from buildopt.errors import BadInput
@@ -170,7 +169,7 @@ _KEYWORDS = {"then", "do", "else", "elif", "if", "while", "until", "{", "(", "!"
 shell_word = st.builds(lambda parts: "".join(parts), st.lists(st.one_of(bare_word, quoted_word), min_size=1, max_size=3)).filter(
     lambda word: word.strip("'\"") not in _KEYWORDS)
 separator = st.sampled_from([" && ", " || ", "; ", " | ", "\n", " "])
-shell_line = st.builds(lambda words, seps: "".join(w + s for w, s in zip(words, seps)),
+shell_line = st.builds(lambda words, seps: "".join(w + s for w, s in zip(words, seps, strict=False)),
                        st.lists(shell_word, min_size=1, max_size=12), st.lists(separator, min_size=12, max_size=12))
 
 

@@ -19,8 +19,8 @@ import pytest
 
 from buildopt.dockerfile import parse_file, parse_string
 from buildopt.optimize import analyze_and_optimize
-from buildopt.severity import Severity
 from buildopt.rules import analyze
+from buildopt.severity import Severity
 from tests import realworld_checks as checks
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "realworld"
@@ -28,12 +28,12 @@ MANIFEST = tomllib.loads((CORPUS / "MANIFEST.toml").read_text())["case"]
 CASES = sorted(MANIFEST)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def optimized(case: str):
     return analyze_and_optimize(CORPUS / case / "Dockerfile", context_dir=CORPUS / case)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def violations(case: str) -> tuple[checks.Violation, ...]:
     result = optimized(case)
     original = (CORPUS / case / "Dockerfile").read_text()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from buildopt.requirements import is_local_target, parse_requirement, read_project, read_requirements, split_local_target
+from buildopt.requirements import (
+    is_local_target,
+    parse_requirement,
+    read_project,
+    read_requirements,
+    split_local_target,
+)
 
 
 def test_requirements_file_with_nesting_options_and_continuations(tmp_path):

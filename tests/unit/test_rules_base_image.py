@@ -10,7 +10,6 @@ from buildopt.rules.base_image import eol_date, parse_image
 from buildopt.severity import Severity
 from tests.unit.analyze_helpers import lines, of, run
 
-
 # ---- eol-python -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("base, today, severity, words", [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from buildopt.severity import Severity
 from buildopt.rules.secrets import secret_like
+from buildopt.severity import Severity
 from tests.unit.analyze_helpers import lines, of, run
 
 BASE = "FROM python:3.11-slim\n"

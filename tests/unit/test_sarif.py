@@ -10,8 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from buildopt.gate import comment as sticky
-from buildopt.gate import run
+from buildopt.gate import comment as sticky, run
 from buildopt.gate.inputs import GateInputs
 from buildopt.report import compare_report, sarif
 from buildopt.report.findings import render

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from buildopt.shell import (argument_roles, package_invocation, pip_invocation, removes_apt_lists, scan, simple_commands,
-                            split_commands)
+from buildopt.shell import (
+    argument_roles,
+    package_invocation,
+    pip_invocation,
+    removes_apt_lists,
+    scan,
+    simple_commands,
+    split_commands,
+)
 
 
 def test_split_commands_reads_comments_and_redirections():
@@ -70,7 +77,7 @@ def test_option_values_are_never_packages():
     assert call.targets == ["torch", "fastapi"]
     words = ["--torch-backend", "cpu", "--group", "dev", "torch", "-r", "r.txt", "-e", ".", "fastapi"]
     roles = argument_roles(words)
-    assert [w for w, role in zip(words, roles) if role is None] == ["torch", "fastapi"]
+    assert [w for w, role in zip(words, roles, strict=True) if role is None] == ["torch", "fastapi"]
     assert roles[words.index(".")] == "--editable"
     apt = package_invocation(["apt-get", "-o", "Dpkg::Options::=--force-confold", "install", "-t", "bookworm-backports", "x"])
     assert (apt.action, apt.packages, apt.action_index) == ("install", ["x"], 3)

@@ -59,7 +59,7 @@ def test_probe_without_discovery_imports_only_what_it_is_given():
 
 def smoke_result(imports: dict[str, bool], discovered: dict[str, str], dists: list[str]) -> SmokeResult:
     checks = [SmokeCheck("user", "user", True)] + [SmokeCheck("import", name, ok) for name, ok in imports.items()]
-    return SmokeResult("img", "", 0, checks + [SmokeCheck("command", CMD, True)], discovered=discovered, distributions=dists)
+    return SmokeResult("img", "", 0, [*checks, SmokeCheck("command", CMD, True)], discovered=discovered, distributions=dists)
 
 
 def test_shared_imports_keep_what_imports_in_the_reference_and_is_installed_in_both():

@@ -225,7 +225,7 @@ def test_ci_workflow_lints_and_runs_make_test():
     workflow = _load(CI_WORKFLOW)
     runs = "\n".join(step.get("run", "") for step in _steps(workflow))
     assert "make test" in runs
-    assert "ruff check" in runs and "actionlint" in runs
+    assert "make lint" in runs  # ruff, mypy and actionlint (tests/unit/test_lint.py checks the target)
     assert workflow["permissions"] == {"contents": "read"}
 
 

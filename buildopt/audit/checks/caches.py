@@ -56,7 +56,7 @@ class PackageCache(Check):
             return
         layers = [ctx.layer_of([(a_file_under(ctx.profile, cache.path), 1)]) for cache in caches[:6]]
         parts = tuple(LayerPart(layer, ctx.created_by(layer), cache.path, cache.size)
-                      for layer, cache in zip(layers, caches[:6]))
+                      for layer, cache in zip(layers, caches[:6], strict=True))
         yield self.finding(
             ", ".join(f"{cache.path} {format_size(cache.size)}" for cache in caches[:4]),
             severity=size_severity(cache_bytes, self.severity), bytes=cache_bytes, basis=FILES,

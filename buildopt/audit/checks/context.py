@@ -21,8 +21,8 @@ from ...knowledge import (
 from .base import LayerPart
 
 if TYPE_CHECKING:
-    from ...inspect.model import ConfigFacts, ImageProfile
     from ...engine import GpuFacts
+    from ...inspect.model import ConfigFacts, ImageProfile
     from ..inventory import HistoryLayer, ImageDetails
 
 
@@ -68,7 +68,7 @@ def step_facts(created_by: str, env: dict[str, str] | None = None) -> StepFacts:
     no_cache_env = "PIP_NO_CACHE_DIR" in env or "UV_NO_CACHE" in env
     return StepFacts(
         installed=kept,
-        no_recommends="--no-install-recommends" in text or " --no-cache" in text and "apk" in text,
+        no_recommends="--no-install-recommends" in text or (" --no-cache" in text and "apk" in text),
         apt_lists_kept=bool(re.search(r"apt(-get)?\s+update", text)) and "/var/lib/apt/lists" not in text,
         pip_installs=pip_installs,
         pip_cache_kept=pip_installs and not pip_no_cache and not cache_cleared and not no_cache_env,

@@ -27,7 +27,9 @@ class InstallReader(ModelReader):
         plan = self.plan
         needs_sources = False
         # Any app COPY before an install means a code change re-runs the install (BO115 in the original).
-        self.app_copy_before_install.update(step.line for step in plan.app_copies)
+        for step in plan.app_copies:
+            assert step.line is not None  # an app COPY is an instruction of the Dockerfile
+            self.app_copy_before_install.add(step.line)
         for package in pip.packages:
             plan.add_requirement(parse_requirement(package), pip)
         for path in pip.requirement_files + pip.constraint_files:
@@ -76,7 +78,7 @@ class InstallReader(ModelReader):
             project_abs = posixpath.normpath(posixpath.join(pip.workdir, project_path))
             context_dir = self._locate_in_app_copies(project_abs, directory=True)
             skeleton = project_skeleton(self.context / context_dir) if context_dir is not None and self.context else None
-            if skeleton is None:
+            if skeleton is None or context_dir is None:  # (a skeleton means a context_dir)
                 needs_sources = True
             else:
                 self._copy_skeleton(context_dir, project_abs, skeleton, pip.line)
@@ -147,6 +149,7 @@ class InstallReader(ModelReader):
         for step in plan.app_copies:
             if step.line in self.replicated or step.copy is None:
                 continue
+            assert step.line is not None  # an app COPY is an instruction of the Dockerfile
             self.replicated.add(step.line)
             spec = step.copy
             flags = [flag for flag in spec.flags if not flag.startswith("--chown")]
@@ -188,17 +191,23 @@ def project_skeleton(directory: Path) -> list[str] | None:
     except (BadInput, tomllib.TOMLDecodeError):
         return None
     files = [name for name in ("pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in") if (directory / name).is_file()]
-    project = data.get("project") if isinstance(data.get("project"), dict) else {}
+    project = data.get("project")
+    if not isinstance(project, dict):
+        project = {}
     for key in ("readme", "license"):
         value = project.get(key)
         name = value if isinstance(value, str) and key == "readme" else (value.get("file") if isinstance(value, dict) else None)
         if isinstance(name, str) and (directory / name).is_file() and name not in files:
             files.append(name)
     backend = str((data.get("build-system") or {}).get("build-backend", ""))
-    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    tool = data.get("tool")
+    if not isinstance(tool, dict):
+        tool = {}
     dirs: list[str] = []
     if backend.startswith("setuptools") or not backend:
-        setuptools = tool.get("setuptools") if isinstance(tool.get("setuptools"), dict) else {}
+        setuptools = tool.get("setuptools")
+        if not isinstance(setuptools, dict):
+            setuptools = {}
         for value in (setuptools.get("dynamic") or {}).values():
             names = value.get("file") if isinstance(value, dict) else None
             for name in [names] if isinstance(names, str) else (names or []):

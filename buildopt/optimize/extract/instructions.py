@@ -8,8 +8,8 @@ import re
 from pathlib import PurePosixPath
 
 from ... import shell
-from ...files import read_text
 from ...dockerfile import Instruction, env_pairs, substitute
+from ...files import read_text
 from ...knowledge import MODEL_CACHE_ENV, is_weight_path
 from ..plan import (
     _NOT_CHOWNABLE,

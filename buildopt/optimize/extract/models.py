@@ -59,7 +59,7 @@ class ModelReader(Reader):
         ignore = _dockerignore(self.context)
         for step in self.plan.app_copies:
             spec = step.copy
-            if spec is None or spec.cmd != "COPY" or len(spec.sources) != 1 or not spec.dest_abs.endswith("/") and spec.sources[0] not in (".", "./"):
+            if spec is None or spec.cmd != "COPY" or len(spec.sources) != 1 or (not spec.dest_abs.endswith("/") and spec.sources[0] not in (".", "./")):
                 continue
             source = posixpath.normpath(spec.sources[0]).lstrip("/") or "."
             found = [path for path in weight_files(self.context, source) if not (ignore and ignore.excludes(path))]
@@ -74,6 +74,7 @@ class ModelReader(Reader):
                 if any(posixpath.normpath(source) == context_path for model in self.plan.models for source in model.sources):
                     continue
                 destination = posixpath.join(spec.dest_abs.rstrip("/") or "/", top)
+                assert step.line is not None  # an app COPY is an instruction of the Dockerfile
                 self.plan.models.append(ModelSource(
                     "copy", step.line, spec.render(), sources=[context_path], destination=destination,
                     workdir=self.workdir, source_is_dir=is_dir, inside_app_copy=True,
