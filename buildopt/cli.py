@@ -109,6 +109,7 @@ def analyze_command(
     from .files import check_output, write_text
     from .report.findings import FORMATS, render
     from .rules import analyze
+    from .runtime import paused_gc
 
     if output_format not in FORMATS:
         raise BadInput(f"--format {output_format!r}: use {', '.join(FORMATS)}")
@@ -116,10 +117,11 @@ def analyze_command(
         raise BadInput(f"--fail-on {fail_on!r}: use {', '.join(FAIL_ON_CHOICES)}")
     if output is not None:
         check_output(output, force=force)
-    parsed = parse_file(dockerfile)
-    _warn(parsed.warnings)
-    config = load_config(dockerfile.parent, explicit=config_file, stop_at=context)
-    result = analyze(parsed, context_dir=context, config=config, engine=not no_engine)
+    with paused_gc():
+        parsed = parse_file(dockerfile)
+        _warn(parsed.warnings)
+        config = load_config(dockerfile.parent, explicit=config_file, stop_at=context)
+        result = analyze(parsed, context_dir=context, config=config, engine=not no_engine)
     threshold = (fail_on or config.fail_on or "high").lower()
     text = render(result, output_format, fail_on=threshold)
     if output is not None:
@@ -161,18 +163,21 @@ def optimize_command(
     from .optimize.output import OutputPaths, check_output_dir, write_outputs
     from .report.optimize_report import render, unified_diff
     from .rules import analyze
+    from .runtime import paused_gc
 
     if output_format not in ("text", "json"):
         raise BadInput(f"--format {output_format!r}: use text or json")
-    parsed = parse_file(dockerfile)
+    with paused_gc():
+        parsed = parse_file(dockerfile)
     _warn(parsed.warnings)
     paths = OutputPaths.for_input(dockerfile, output)
     check_output_dir(paths)
     options = OptimizeOptions(python=python, keep_all_extras=keep_extras, trim=not no_trim, skip=change_keys(skip),
                               output_name=paths.dockerfile.name,
                               output_dir=str(paths.dockerfile.parent), context_dir=str(context) if context else None)
-    findings = analyze(parsed, context_dir=context if context is not None else dockerfile.parent).findings
-    result = optimize(parsed, findings, options)
+    with paused_gc():
+        findings = analyze(parsed, context_dir=context if context is not None else dockerfile.parent).findings
+        result = optimize(parsed, findings, options)
     written = write_outputs(result, paths, force=force, source=dockerfile)
     patch = unified_diff(parsed.text, result.text, str(dockerfile), str(paths.dockerfile)) if diff else None
     typer.echo(render(result, dockerfile, written, output_format, diff=patch), nl=False)

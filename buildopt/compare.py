@@ -32,6 +32,7 @@ from .errors import BadInput, ExitCode
 from .fallback import Failure, FailureKind, FallbackResult
 from .files import MAX_CONTEXT_FILE_BYTES, check_output, ensure_dir, read_text, write_text
 from .optimize.options import OptimizeMode
+from .runtime import paused_gc
 from .scan import ScanOptions
 from .score import SecurityFacts, SecurityScore, security_score
 from .smoke import (
@@ -160,8 +161,9 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
         smoke_spec.timeout_s = options.smoke_timeout_s
 
     say("analyzing the Dockerfile")
-    parsed = parse_file(dockerfile_path)
-    analysis = analyze(parsed, context_dir=context, config=config)
+    with paused_gc():
+        parsed = parse_file(dockerfile_path)
+        analysis = analyze(parsed, context_dir=context, config=config)
 
     ensure_dir(options.output_dir)
     for name in OUTPUT_FILES:
@@ -176,8 +178,9 @@ def run_compare(options: CompareOptions, progress: Progress | None = None, on_bu
         from .optimize.output import OutputPaths, write_outputs as write_optimized
 
         paths = OutputPaths.for_input(dockerfile_path, options.output_dir / "Dockerfile.optimized")
-        optimization = optimize(parsed, analysis.findings, OptimizeOptions(
-            python=options.python, output_dir=str(options.output_dir), context_dir=str(context)))
+        with paused_gc():
+            optimization = optimize(parsed, analysis.findings, OptimizeOptions(
+                python=options.python, output_dir=str(options.output_dir), context_dir=str(context)))
         # Dockerfile, compose snippet and <Dockerfile>.dockerignore (keeps models out of a COPY . .).
         write_optimized(optimization, paths, force=True)
         optimized_path = paths.dockerfile

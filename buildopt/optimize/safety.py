@@ -75,7 +75,7 @@ class UserPlan:
     model_cache_blockers: list[str] = field(default_factory=list)  # cleared when the model caches move to /models
     own_dirs: list[str] = field(default_factory=list)  # created with `mkdir -p`, then chowned
     own_files: list[str] = field(default_factory=list)  # files the image already holds (copied from the context)
-    why: dict[str, str] = field(default_factory=dict)  # path -> what writes there
+    why: dict[str, str] = field(default_factory=dict)  # path -> what writes there, for every path in own_dirs
 
     @property
     def safe(self) -> bool:
@@ -104,7 +104,7 @@ def user_plan(parsed: Dockerfile, context: Path | None, ctx: RuleContext | None 
     for directory in image.volumes:
         _add_dir(plan, directory, "VOLUME")
     for directory in image.created_dirs():
-        if directory in plan.own_dirs:
+        if directory in plan.why:  # owned already (a dict: thousands of RUN-created dirs stay linear)
             continue
         if ownable(directory):
             _add_dir(plan, directory, "created at build")
@@ -576,7 +576,7 @@ def _add_dir(plan: UserPlan, directory: str, what: str) -> None:
     directory = posixpath.normpath(directory)
     if not ownable(directory):
         return
-    if directory not in plan.own_dirs:
+    if directory not in plan.why:
         plan.own_dirs.append(directory)
         plan.why[directory] = what
 

@@ -429,7 +429,8 @@ def non_root_user(plan: OptimizationPlan, options: OptimizeOptions) -> list[Chan
                        [plan.dockerfile.final_stage.line])]
     plan.non_root = True
     if was_root and plan.user_plan is not None:
-        plan.own_dirs = [path for path in plan.user_plan.own_dirs if path not in plan.own_dirs]
+        already = set(plan.own_dirs)
+        plan.own_dirs = [path for path in plan.user_plan.own_dirs if path not in already]
     for step in plan.runtime_steps:
         if step.kind == "copy" and step.copy and not any(flag.startswith("--from") for flag in step.copy.flags):
             step.chown = plan.owner

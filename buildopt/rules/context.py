@@ -533,8 +533,24 @@ def stage_names(dockerfile: Dockerfile) -> dict[str, Stage]:
     return names
 
 
+# The last context built: analyze and then optimize (its non-root safety checks) ask for the same one.
+_last_built: list[tuple[Dockerfile, tuple, RuleContext]] = []
+
+
 def build_context(dockerfile: Dockerfile, context_dir: Path | None, today: date, *, engine: bool = True) -> RuleContext:
-    """The rule context. `engine`: read base images' USER and ENV from the local engine when it holds them."""
+    """The rule context. `engine`: read base images' USER and ENV from the local engine when it holds them.
+
+    Asked again for the same parsed file (the same object) and the same arguments, it returns the context it just
+    built: nothing changes a context once built, and on a huge Dockerfile building it takes seconds."""
+    key = (str(context_dir) if context_dir is not None else None, today, engine)
+    if _last_built and _last_built[0][0] is dockerfile and _last_built[0][1] == key:
+        return _last_built[0][2]
+    built = _build_context(dockerfile, context_dir, today, engine=engine)
+    _last_built[:] = [(dockerfile, key, built)]
+    return built
+
+
+def _build_context(dockerfile: Dockerfile, context_dir: Path | None, today: date, *, engine: bool) -> RuleContext:
     facts: list[StageFacts] = []
     names = stage_names(dockerfile)
     for stage in dockerfile.stages:
