@@ -33,7 +33,7 @@ from .fallback import Failure, FailureKind, FallbackResult
 from .files import MAX_CONTEXT_FILE_BYTES, check_output, ensure_dir, read_text, write_text
 from .optimize.options import OptimizeMode
 from .runtime import paused_gc
-from .scan import ScanOptions
+from .scan import ScanOptions, ScanResult
 from .score import SecurityFacts, SecurityScore, security_score
 from .smoke import (
     ContainerRunner,
@@ -49,13 +49,12 @@ from .smoke import (
     spec_from_config,
 )
 
-if TYPE_CHECKING:  # the stages' own types; imported where they run, so `compare --help` stays fast
+if TYPE_CHECKING:  # the other stages' result types, for annotations: their modules load when their stage runs
     from .config import BuildoptConfig
     from .diff import ImageDiff
     from .inspect import ImageProfile
     from .optimize import OptimizationResult
     from .rules import AnalysisResult
-    from .scan import ScanResult
 
 TEMP_REPO = "buildopt-tmp"
 # Everything compare writes into --output-dir (the CLI's reports and the optimized variant's files): checked before

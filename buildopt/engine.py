@@ -364,18 +364,20 @@ class HelperFailed(Exception):
 
 
 def run_helper_container(image: str, entrypoint: str, args: list[str], *, mounts: list[tuple[str, str]],
-                         caps: tuple[str, ...] = (), timeout: float = 900.0, purpose: str = "helper") -> bytes:
+                         caps: tuple[str, ...] = (), timeout: float = 900.0, purpose: str = "helper",
+                         engine: Engine | None = None) -> bytes:
     """Run `entrypoint args` in a short-lived container of `image` and return its stdout.
 
     For the non-root fast paths (inspect/helper.py, scan.py): no network, every capability dropped but
     `caps`, no new privileges, the host paths in `mounts` ((host, container) pairs) read-only, labelled with
     the run label, removed when it ends, and removed by name if we are interrupted. It works in `/`, not in
     the image's WORKDIR (trivy resolves relative --skip-dirs against it). The docker CLI is used (not the
-    SDK) so stdout streams through a pipe instead of the engine's log store.
+    SDK) so stdout streams through a pipe instead of the engine's log store. It runs on `engine` (default:
+    the process's engine), the one that holds the image.
     """
     import uuid
 
-    docker = current().docker_argv()
+    docker = (engine or current()).docker_argv()
     name = f"buildopt-{purpose}-{uuid.uuid4().hex[:12]}"
     argv = [*docker, "run", "--rm", "--name", name, "--network", "none", "--log-driver", "none",
             "--user", "0:0", "--workdir", "/", "--security-opt", "no-new-privileges", "--cap-drop", "ALL",
@@ -405,7 +407,7 @@ _empty_image: list[str] = []
 _empty_lock = threading.Lock()
 
 
-def empty_image() -> str:
+def empty_image(engine: Engine | None = None) -> str:
     """An image with nothing in it, for helper containers that must run no code of any image (inspect's
     helper bind-mounts the host's own Python). Made once per process by `docker import` of an empty tar,
     labelled `buildopt.helper=empty`, and removed when the process exits."""
@@ -419,7 +421,7 @@ def empty_image() -> str:
         empty = io.BytesIO()
         tarfile.open(fileobj=empty, mode="w").close()
         tag = f"buildopt-helper/empty:{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        docker = current().docker_argv()
+        docker = (engine or current()).docker_argv()
         process = subprocess.run([*docker, "import", "--change", "LABEL buildopt.helper=empty", "-", tag],
                                  input=empty.getvalue(), capture_output=True)
         if process.returncode != 0:

@@ -181,7 +181,7 @@ def scan_image(image: str, options: ScanOptions | None = None, *, engine: Engine
         reason = container_unavailable(engine.local, trivy, attrs)
         if reason is None:
             try:
-                return _scan_in_container(trivy, flags, image, attrs, options)
+                return _scan_in_container(engine, trivy, flags, image, attrs, options)
             except HelperFailed as err:
                 reason = str(err)
         if options.method == "rootfs-container":
@@ -215,7 +215,8 @@ def container_unavailable(local_engine: bool, trivy: str, attrs: dict | None = N
     return None
 
 
-def _scan_in_container(trivy: str, flags: list[str], image: str, attrs: dict, options: ScanOptions) -> ScanResult:
+def _scan_in_container(engine: Engine, trivy: str, flags: list[str], image: str, attrs: dict,
+                       options: ScanOptions) -> ScanResult:
     """`trivy rootfs /` inside a short-lived container of the image (engine.run_helper_container): the
     engine stacks the layers, trivy (a static binary) and the DB come in read-only, nothing leaves but
     the JSON report. The DB is already downloaded (ensure_db), so the container has no network.
@@ -240,7 +241,8 @@ def _scan_in_container(trivy: str, flags: list[str], image: str, attrs: dict, op
 
         def run(argv: list[str]) -> dict:
             output = run_helper_container(attrs["Id"], CONTAINER_TRIVY, [*argv, "/"], mounts=mounts,
-                                          caps=("DAC_READ_SEARCH",), timeout=options.timeout + 30, purpose="scan")
+                                          caps=("DAC_READ_SEARCH",), timeout=options.timeout + 30, purpose="scan",
+                                          engine=engine)
             try:
                 return json.loads(output)
             except ValueError:

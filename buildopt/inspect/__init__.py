@@ -77,8 +77,7 @@ def inspect_image(ref: str, reader: str = "auto", *, compressed: bool = False, e
         assert docker_root, "choose_reader picks overlay2 only when the engine gave its data root"
         if via == helper.NAME:
             try:
-                config_bytes, scans = helper.read_layers(image, docker_root, wanted, compressed=compressed,
-                                                         cache=engine.scan_cache)
+                config_bytes, scans = helper.read_layers(image, engine, wanted, compressed=compressed)
             except HelperFailed as err:
                 if reader == overlay2.NAME:
                     raise EnvironmentMissing(f"the overlay2 reader can't read {image.get('Id', '')[:19]}: {err}",

@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..engine import HelperFailed, empty_image, run_helper_container
+from ..engine import Engine, HelperFailed, empty_image, run_helper_container
 from . import overlay2, walk
 from .layers import MAX_CAPTURE, WANTED_DIRS, WANTED_NAMES, LayerScan, WantedFn
 
@@ -44,13 +44,13 @@ def available(image: dict, docker_root: str | None, local_engine: bool) -> str |
     return None
 
 
-def read_layers(image: dict, docker_root: str, wanted: WantedFn, *, compressed: bool = False,
-                cache: dict | None = None) -> tuple[bytes, list[LayerScan]]:
-    """(image config JSON, one LayerScan per layer), read by a helper container; HelperFailed when it can't.
-
-    `cache` is the engine's scan cache (keyed like overlay2.scan_layers), so a diff of two images that share
-    layers reads them once."""
-    cache = {} if cache is None else cache
+def read_layers(image: dict, engine: Engine, wanted: WantedFn, *, compressed: bool = False) -> tuple[bytes, list[LayerScan]]:
+    """(image config JSON, one LayerScan per layer), read by a helper container on `engine`; HelperFailed when it
+    can't. The engine's scan cache (keyed like overlay2.scan_layers) keeps a diff of two images that share layers
+    from reading them twice."""
+    cache, docker_root = engine.scan_cache, engine.docker_root
+    if docker_root is None:
+        raise HelperFailed("the engine reports no data root")
     dirs = overlay2.layer_dirs(image)
     todo = [path for path in dict.fromkeys(dirs) if (path, compressed) not in cache]
     request = {"dirs": todo, "names": sorted(WANTED_NAMES), "capture_dirs": list(WANTED_DIRS),
@@ -60,8 +60,8 @@ def read_layers(image: dict, docker_root: str, wanted: WantedFn, *, compressed: 
     prefix = os.path.realpath(sys.base_prefix)
     runtime = [path for path in dict.fromkeys([*_RUNTIME, prefix]) if os.path.exists(path)]
     mounts = [*[(path, path) for path in runtime], (docker_root, docker_root), (str(_WALKER), _MOUNTED_WALKER)]
-    output = run_helper_container(empty_image(), interpreter, ["-I", "-S", _MOUNTED_WALKER, json.dumps(request)],
-                                  mounts=mounts, caps=("DAC_READ_SEARCH", "SYS_ADMIN"), purpose="inspect")
+    output = run_helper_container(empty_image(engine), interpreter, ["-I", "-S", _MOUNTED_WALKER, json.dumps(request)],
+                                  mounts=mounts, caps=("DAC_READ_SEARCH", "SYS_ADMIN"), purpose="inspect", engine=engine)
     config, scans = _parse(output, wanted)
     for path, scan in scans.items():
         cache[(path, compressed)] = scan
