@@ -7,8 +7,8 @@ For each app it runs
 
 (add `--no-cache` for cold builds) and reads report.json (schema buildopt.compare/v1): whether each variant
 built, whether its smoke tests passed, the sizes, and the changes applied and dropped. Per change,
-`"status": "applied" | "advised"` and the top-level `"fallback": {"dropped": [{"change", "reason"}]}` are read
-when compare writes them; without them every change counts as applied and nothing as dropped. The table goes
+`"status": "applied" | "advised" | "dropped"` and the top-level `"fallback": {"dropped": [{"key", "reason", ...}]}`
+are read when compare writes them; without them every change counts as applied and nothing as dropped. The table goes
 between the bench-realworld markers of docs/benchmarks.md, with the median size reduction and the number of
 apps where a change had to be dropped. `--from-reports` re-renders it from an earlier run's reports.
 """
