@@ -79,7 +79,7 @@ def _resolve_context(name: str) -> tuple[str, object | None]:
                                  hint="install the docker client, or set DOCKER_HOST instead")
     proc = subprocess.run([docker_cli, "context", "inspect", name], capture_output=True, text=True, timeout=30)
     if proc.returncode != 0:
-        raise BadInput(f"--context {name}: {_first_line(proc.stderr or proc.stdout) or 'no such context'}",
+        raise BadInput(f"--context {name}: {first_line(proc.stderr or proc.stdout) or 'no such context'}",
                        hint="`docker context ls` lists them")
     try:
         entry = json.loads(proc.stdout)[0]
@@ -199,7 +199,7 @@ def connect(context: str | None = None, *, timeout: int = DEFAULT_TIMEOUT) -> En
     except Exception as err:  # docker-py raises DockerException, requests errors, OSError, paramiko errors...
         where = f"context {endpoint.context!r} ({endpoint.host})" if endpoint.context else endpoint.host
         raise EnvironmentMissing(
-            f"cannot reach the Docker engine at {where}: {_first_line(err)}",
+            f"cannot reach the Docker engine at {where}: {first_line(err)}",
             hint="start dockerd or set DOCKER_HOST; `buildopt doctor` checks the setup",
         ) from None
     return Engine(endpoint=endpoint, client=client, name=info.get("Name", ""), version=version,
@@ -253,18 +253,19 @@ def docker_errors(what: str, *, missing: str | None = None) -> Iterator[None]:
         raise BadInput(missing or f"{what} not found in the engine (build or pull it first)") from None
     except docker.errors.APIError as err:
         if err.status_code is not None and 400 <= err.status_code < 500:
-            raise BadInput(f"{missing or what}: {_first_line(err.explanation or err)}") from None
-        raise EnvironmentMissing(f"the Docker engine failed on {what}: {_first_line(err)}") from None
+            raise BadInput(f"{missing or what}: {first_line(err.explanation or err)}") from None
+        raise EnvironmentMissing(f"the Docker engine failed on {what}: {first_line(err)}") from None
     except ClientNotFoundError:
         raise EnvironmentMissing("the docker CLI is not installed", hint="run scripts/setup-toolchain.sh") from None
     except (docker.errors.DockerException, requests.exceptions.RequestException, CliError, OSError) as err:
-        raise EnvironmentMissing(f"cannot reach the Docker engine ({what}): {_first_line(err)}",
+        raise EnvironmentMissing(f"cannot reach the Docker engine ({what}): {first_line(err)}",
                                  hint="buildopt doctor") from None
 
 
-def _first_line(err: object) -> str:
+def first_line(err: object, limit: int = 300) -> str:
+    """An error's first line, for a one-line message (its type's name when it says nothing)."""
     text = str(err).strip()
-    return text.splitlines()[0][:300] if text else type(err).__name__
+    return text.splitlines()[0][:limit] if text else type(err).__name__
 
 
 # ---- base image facts for analyze ------------------------------------------------------------------------------
@@ -336,11 +337,6 @@ def run_labels() -> dict[str, str]:
     """
     value = os.environ.get(RUN_LABEL_ENV, "").strip()
     return {RUN_LABEL: value} if value else {}
-
-
-def api_client():
-    """The Engine API client (docker-py) of this process's engine; EnvironmentMissing when it doesn't answer."""
-    return current().client
 
 
 def compose_cli(files: list, *, project: str | None = None, directory=None, env_files: list | None = None):

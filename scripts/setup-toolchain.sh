@@ -60,17 +60,23 @@ ensure_engine() {
   log "dockerd did not answer in 60 s; see $STATE/dockerd.log"; return 1
 }
 
+# A docker CLI plugin from its Debian trixie package (docker-buildx, docker-compose: static binaries).
+install_cli_plugin() {
+  local package=$1 tmp
+  log "installing the $package plugin from Debian trixie"
+  apt_update_once
+  tmp=$(mktemp -d)
+  trixie_download "$tmp" "$package"
+  dpkg -x "$tmp/${package}"_*.deb "$tmp/x"
+  mkdir -p /usr/local/lib/docker/cli-plugins
+  cp "$tmp/x/usr/libexec/docker/cli-plugins/$package" /usr/local/lib/docker/cli-plugins/
+  rm -rf "$tmp"
+}
+
 ensure_buildx() {
   if docker buildx version >/dev/null 2>&1; then log "buildx: $(docker buildx version | awk '{print $2}')"; return 0; fi
   is_root || { log "buildx missing and not root: install the docker-buildx plugin"; return 1; }
-  log "installing the buildx plugin from Debian trixie"
-  apt_update_once
-  local tmp; tmp=$(mktemp -d)
-  trixie_download "$tmp" docker-buildx
-  dpkg -x "$tmp"/docker-buildx_*.deb "$tmp/x"
-  mkdir -p /usr/local/lib/docker/cli-plugins
-  cp "$tmp/x/usr/libexec/docker/cli-plugins/docker-buildx" /usr/local/lib/docker/cli-plugins/
-  rm -rf "$tmp"
+  install_cli_plugin docker-buildx
   docker buildx version >/dev/null
 }
 
@@ -78,14 +84,7 @@ ensure_buildx() {
 ensure_compose() {
   if docker compose version >/dev/null 2>&1; then log "compose: $(docker compose version --short 2>/dev/null)"; return 0; fi
   is_root || { log "compose missing and not root: install the docker-compose v2 plugin"; return 1; }
-  log "installing the compose plugin from Debian trixie"
-  apt_update_once
-  local tmp; tmp=$(mktemp -d)
-  trixie_download "$tmp" docker-compose
-  dpkg -x "$tmp"/docker-compose_*.deb "$tmp/x"
-  mkdir -p /usr/local/lib/docker/cli-plugins
-  cp "$tmp/x/usr/libexec/docker/cli-plugins/docker-compose" /usr/local/lib/docker/cli-plugins/
-  rm -rf "$tmp"
+  install_cli_plugin docker-compose
   docker compose version >/dev/null
 }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ..engine import first_line
 from ..errors import EnvironmentMissing
 from ..inspect.model import ConfigFacts
 from . import categories
@@ -112,7 +113,7 @@ def take_inventory(client) -> Inventory:
         usage = client.df()
         dangling_ids = {entry["Id"] for entry in client.api.images(filters={"dangling": True})}
     except Exception as err:  # docker-py APIError, requests errors: the engine stopped answering
-        raise EnvironmentMissing(f"the Docker engine failed to list images: {_first_line(err)}") from None
+        raise EnvironmentMissing(f"the Docker engine failed to list images: {first_line(err)}") from None
     images: list[ImageRecord] = []
     dangling: list[ImageRecord] = []
     for entry in usage.get("Images") or []:
@@ -220,8 +221,3 @@ def _record(entry: dict, dangling: bool) -> ImageRecord:
         size=int(entry.get("Size") or 0), shared_size=int(entry.get("SharedSize", -1)),
         containers=int(entry.get("Containers", -1)), labels=dict(entry.get("Labels") or {}), dangling=dangling,
     )
-
-
-def _first_line(err: object) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:300] if text else type(err).__name__

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..engine import docker_errors
+from ..engine import docker_errors, first_line
 from ..errors import BadInput, EnvironmentMissing
 
 BACKUP_TAG_PREFIX = "buildopt-backup-"
@@ -47,7 +47,7 @@ def tag_image(client, image_id: str, ref: str) -> None:
     try:
         client.api.tag(image_id, repository, tag)
     except Exception as err:
-        raise EnvironmentMissing(f"docker tag {image_id[:19]} {ref} failed: {_first_line(err)}") from None
+        raise EnvironmentMissing(f"docker tag {image_id[:19]} {ref} failed: {first_line(err, 200)}") from None
 
 
 def create_backup(client, image_id: str, ref: str, when: datetime) -> str:
@@ -87,7 +87,7 @@ def image_usage(client, image_id: str) -> ImageUsage | None:
         api = client.api
         usage = api._result(api._get(api._url("/system/df"), params={"type": "image"}), True)
     except Exception as err:
-        raise EnvironmentMissing(f"the Docker engine failed to report disk usage: {_first_line(err)}") from None
+        raise EnvironmentMissing(f"the Docker engine failed to report disk usage: {first_line(err, 200)}") from None
     for entry in usage.get("Images") or []:
         if entry.get("Id") == image_id:
             size = int(entry.get("Size") or 0)
@@ -136,8 +136,3 @@ def existing_backup(client, image_id: str, ref: str) -> str | None:
         return None
     prefix = f"{repository_of(ref)}:{BACKUP_TAG_PREFIX}"
     return max((t for t in tags if t.startswith(prefix) and backup_time(t) is not None), default=None)
-
-
-def _first_line(err: object) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:200] if text else type(err).__name__

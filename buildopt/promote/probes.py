@@ -14,7 +14,7 @@ import json
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from ..engine import run_labels
+from ..engine import first_line, run_labels
 
 MARKER = "BUILDOPT-PROMOTE "
 PYTHONS = ("python3", "python")
@@ -226,12 +226,12 @@ def probe_image(client, image: str, user: str, mounts: list[dict], *, timeout_s:
             status = container.wait(timeout=timeout_s)
             output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         except docker.errors.APIError as err:
-            last_error = _first_line(err.explanation or err)
+            last_error = first_line(err.explanation or err, 200)
             if "executable file not found" in last_error or "no such file" in last_error.lower():
                 continue
             return ImageFacts(user=None, torch=None, error=f"helper container failed: {last_error}")
         except Exception as err:  # requests' ReadTimeout: the probe outlived its timeout
-            return ImageFacts(user=None, torch=None, error=f"helper container: {_first_line(err)}")
+            return ImageFacts(user=None, torch=None, error=f"helper container: {first_line(err, 200)}")
         finally:
             if container is not None:
                 # v=True: anonymous volumes Docker made for the image's own VOLUMEs (never the mounted ones)
@@ -276,7 +276,7 @@ def _exec_python(container, script: str) -> tuple[dict | None, str]:
         try:
             code, output = container.exec_run([python, "-c", script], demux=False)
         except Exception as err:  # APIError (container stopped meanwhile), ReadTimeout
-            return None, _first_line(err)
+            return None, first_line(err, 200)
         text = (output or b"").decode("utf-8", "replace")
         data = _marked(text)
         if data is not None:
@@ -293,8 +293,3 @@ def _marked(output: str) -> dict | None:
         if line.startswith(MARKER):
             return json.loads(line[len(MARKER):])
     return None
-
-
-def _first_line(err: object) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:200] if text else type(err).__name__

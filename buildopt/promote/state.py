@@ -10,13 +10,12 @@ is never written.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import BadInput
+from ..files import read_text, write_text
 
 SCHEMA = "buildopt.promote/v1"
 STATE_FILE = "buildopt-promote.json"
@@ -79,7 +78,7 @@ class PromoteState:
         """Write this project's section; other projects' sections in the same file are kept as they are."""
         document: dict = _read(self.path) if self.path.exists() else {"schema": SCHEMA, "projects": {}}
         document["projects"][self.project] = self.section()
-        _write_atomic(self.path, json.dumps(document, indent=2) + "\n")
+        write_text(self.path, json.dumps(document, indent=2) + "\n", force=True)
 
 
 def override_name(project: str) -> str:
@@ -112,7 +111,7 @@ def load_state(compose_file: Path, project: str) -> PromoteState:
 
 def _read(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path, what="promote state file"))  # a regular file only: a FIFO would block
         if data.get("schema") != SCHEMA:
             raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
         if not isinstance(data.get("projects"), dict):
@@ -137,21 +136,9 @@ def write_override(state: PromoteState) -> Path | None:
     if not images:
         state.override_path.unlink(missing_ok=True)
         return None
-    _write_atomic(state.override_path, override_text(images))
+    write_text(state.override_path, override_text(images), force=True)
     return state.override_path
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
